@@ -54,6 +54,8 @@ class FlatGraph:
     elements: list[ElementDecl] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)  # `require(package X)` names
+    # warnings found while parsing (not part of the graph's identity)
+    warnings: list[Diagnostic] = field(default_factory=list, compare=False, repr=False)
 
     def element(self, name: str) -> ElementDecl | None:
         for decl in self.elements:
