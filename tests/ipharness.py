@@ -41,11 +41,13 @@ class Out:
 
 
 class Harness:
-    def __init__(self, decl: str, outputs: int = 1, *, extra: str = "", pool_size: int | None = None,
-                 big_pool_size: int | None = None) -> None:
+    def __init__(self, decl: str, outputs: int = 1, *, chain: str = "", extra: str = "",
+                 pool_size: int | None = None, big_pool_size: int | None = None) -> None:
+        """`chain`: elements between output 0 and its queue (`CheckIPHeader -> IPReassembler`)."""
         lines = ["src :: InfiniteSource(ACTIVE false);", f"e :: {decl};", "src -> e;"]
         for k in range(outputs):
-            lines.append(f"e[{k}] -> q{k} :: Queue(1000000) -> Discard(ACTIVE false);")
+            via = f" {chain} ->" if chain and k == 0 else ""
+            lines.append(f"e[{k}] ->{via} q{k} :: Queue(1000000) -> Discard(ACTIVE false);")
         kwargs = {}
         if pool_size is not None:
             kwargs["pool_size"] = pool_size

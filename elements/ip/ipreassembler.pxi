@@ -215,6 +215,7 @@ cdef class IPReassembler(Element):
         cdef Anno* qa
         cdef Anno* fa
         cdef uint8_t* hiph
+        cdef const uint8_t* fiph
         cdef uint8_t* q
         f = g.first
         while f >= 0:
@@ -246,7 +247,8 @@ cdef class IPReassembler(Element):
         f = g.first
         while f >= 0:
             fa = &pool.anno[self.frags[f].packet]
-            memcpy(q + pre + hlen + self.frags[f].off, fa.data - fa.headroom + fa.trans_off,
+            fiph = ip_header(fa)
+            memcpy(q + pre + hlen + self.frags[f].off, fiph + ((fiph[0] & 15) << 2),
                    self.frags[f].lastoff - self.frags[f].off)
             f = self.frags[f].next
         copy_annotations(qa, ha)
@@ -331,7 +333,7 @@ cdef class IPReassembler(Element):
             offfield = load_be16(iph + 6)
             p_off = (offfield & IP_OFFMASK) << 3
             p_lastoff = p_off + load_be16(iph + 2) - hlen
-            tlen = transport_length(a)
+            tlen = network_length(a) - <int32_t>hlen
             if (hlen < IP_MIN_HEADER or load_be16(iph + 2) < hlen or p_lastoff > 0xFFFF
                     or p_lastoff <= p_off or (p_lastoff & 7 and offfield & IP_MF)
                     or tlen < <int32_t>(p_lastoff - p_off)):
