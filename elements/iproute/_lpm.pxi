@@ -200,6 +200,40 @@ cdef extern from *:
         return e;
     }
 
+    /* Look up n addresses at once, level by level: every lookup's next read
+       is prefetched before any is made, so the cache misses of a batch
+       overlap instead of following one another. leaves[i] gets addrs[i]'s
+       leaf. */
+    static inline __attribute__((always_inline)) void
+    clickpy_lpm_lookup_batch(const uint32_t *root, const uint32_t *nodes, const uint32_t *addrs,
+                             uint32_t *leaves, uint32_t n, int root_bits, int stride) {
+        uint32_t i, pending = 0;
+        int shift = 32 - root_bits - stride;
+        for (i = 0; i < n; i++) {
+            uint32_t e = root[addrs[i] >> (32 - root_bits)];
+            leaves[i] = e;
+            if (e & LPM_NODE) {
+                __builtin_prefetch(&nodes[((size_t)(e & ~LPM_NODE) << stride) | ((addrs[i] >> shift) & ((1u << stride) - 1))]);
+                pending++;
+            }
+        }
+        while (pending) {
+            pending = 0;
+            for (i = 0; i < n; i++) {
+                uint32_t e = leaves[i];
+                if (!(e & LPM_NODE)) continue;
+                e = nodes[((size_t)(e & ~LPM_NODE) << stride) | ((addrs[i] >> shift) & ((1u << stride) - 1))];
+                leaves[i] = e;
+                if (e & LPM_NODE) {
+                    __builtin_prefetch(&nodes[((size_t)(e & ~LPM_NODE) << stride)
+                                              | ((addrs[i] >> (shift - stride)) & ((1u << stride) - 1))]);
+                    pending++;
+                }
+            }
+            shift -= stride;
+        }
+    }
+
     /* ---- the routes a trie holds: open addressing on (prefix, length) ---- */
     typedef struct clickpy_route_slot {
         uint32_t addr;
@@ -312,6 +346,9 @@ cdef extern from *:
     void lpm_clear "clickpy_lpm_clear"(LPM* t) noexcept nogil
     uint32_t lpm_lookup "clickpy_lpm_lookup"(const uint32_t* root, const uint32_t* nodes, uint32_t addr,
                                              int root_bits, int stride) noexcept nogil
+    void lpm_lookup_batch "clickpy_lpm_lookup_batch"(const uint32_t* root, const uint32_t* nodes,
+                                                     const uint32_t* addrs, uint32_t* leaves, uint32_t n,
+                                                     int root_bits, int stride) noexcept nogil
     uint32_t LPM_LEAF(uint32_t plen, uint32_t nexthop) noexcept nogil
     int routeset_init "clickpy_routeset_init"(RouteSet* s, uint32_t cap) noexcept nogil
     int64_t routeset_find "clickpy_routeset_find"(const RouteSet* s, uint32_t addr, uint32_t plen) noexcept nogil
