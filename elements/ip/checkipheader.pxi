@@ -34,7 +34,7 @@ cdef inline int check_ip_header(Anno* a, uint32_t offset, bint checksum,
     length = load_be16(iph + 2)
     if length > <uint32_t>plen or length < hlen:
         return CHECKIP_BAD_LENGTH
-    if checksum and csum_fold(csum_add(0, iph, hlen)) != 0:
+    if checksum and not ip_header_checksum_ok(iph, hlen):
         return CHECKIP_BAD_CHECKSUM
     # RFC 1812 5.3.7: drop illegal sources, unless sent to one of our addresses
     if (nbad_src and addr_in(bad_src, nbad_src, load_be32(iph + 12))
