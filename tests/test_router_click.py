@@ -180,8 +180,9 @@ def routed(tmp_path):
     if missing:
         pytest.skip(f"the trace, Ethernet and standard elements are not in this tree: {', '.join(missing)}")
     out = str(tmp_path / "router")
-    r = Router.from_file(CONFIG, defines={"OUT": out, "PORTS": f"TRACES {os.path.join(TRACES, 'router')}"},
-                         warnings=False)
+    defines = {f"PORT{i}": f"{os.path.join(TRACES, f'router-if{i}.pcap')},{out}-if{i}.pcap" for i in (0, 1)}
+    defines["HOST"] = f"{out}-host.pcap"
+    r = Router.from_file(CONFIG, defines=defines, warnings=False)
     r.run(timeout=30)
     counters = {name: r.handler(name) for name in ("nonip0.count", "nonip1.count")}
     counters["checkip"] = r.handler("ipcheck.drops")
@@ -230,7 +231,7 @@ def test_the_model_sees_every_kind_of_traffic():
 
 
 def test_config_parses_in_device_mode():
-    """The same file takes devices by definitions (checked without opening them)."""
+    """The same file runs on devices (PORT0=eth0 PORT1=eth1), checked without opening them."""
     from clickpy.lang import parse_config
     with open(CONFIG) as f:
         text = f.read()
@@ -238,7 +239,7 @@ def test_config_parses_in_device_mode():
                   "FromDevice", "Queue", "ToDevice", "Counter", "Discard", "Strip", "CheckIPHeader",
                   "RadixIPLookup", "Tee", "Classifier", "ARPResponder", "ARPQuerier", "ICMPPingResponder",
                   "DropBroadcasts", "PaintTee", "IPGWOptions", "FixIPSrc", "DecIPTTL", "IPFragmenter", "ICMPError"}
-    graph = parse_config(text, CONFIG, defines={"PORTS": "DEV0 eth0, DEV1 eth1"}, is_class=primitives.__contains__)
+    graph = parse_config(text, CONFIG, defines={"PORT0": "eth0", "PORT1": "eth1"}, is_class=primitives.__contains__)
     classes = {e.class_name for e in graph.elements}
     assert {"FromDevice", "ToDevice"} <= classes and "FromDump" not in classes
     configs = {e.config for e in graph.elements if e.class_name == "FromDevice"}
