@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py .deps.stamp
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64" wheel "Cython>=3.0"
-	CLICKPY_METADATA_ONLY=1 $(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	CLICKPY_METADATA_ONLY=1 $(PY) -m pip install -q --no-build-isolation --config-settings editable_mode=compat -e ".[test]"
 	@touch $@
 
 # Optimized build in place (incremental); build-debug: bounds checks and buffer-owner tracking.
