@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= configs/default.click
+RUN_ARGS ?= -t -h c.count -h c.byte_count -h pool_free
 export CLICKPY_BUILD_JOBS := $(JOBS)
 
 .PHONY: all run test test-release test-debug bench dev build build-debug deps install clean
