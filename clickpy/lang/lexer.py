@@ -40,6 +40,8 @@ class Token:
         """The token as Click names it in `syntax error near ...`."""
         if self.kind == EOF:
             return "end of file"
+        if self.kind == VARIABLE:
+            return "'$" + self.text + "'"
         return "'" + self.text + "'"
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
