@@ -27,8 +27,8 @@ from typing import Callable
 from clickpy.lang.graph import (ConfigError, Connection, Diagnostic, ElementDecl, FlatGraph,
                                 Location, NOWHERE)
 from clickpy.lang.lexer import EOF, IDENT, VARIABLE, Lexer, Token
-from clickpy.lang.strings import (VarEnv, argvec, expand, shift_spacevec, spacevec, split_keyword,
-                                  string_arg, word_arg)
+from clickpy.lang.strings import (ExpansionTooLarge, VarEnv, argvec, expand, shift_spacevec,
+                                  spacevec, split_keyword, string_arg, word_arg)
 
 MAX_DEPTH = 50            # nesting of groups and compounds
 MAX_PORT = 0xFFFF         # larger port numbers are certainly mistakes
@@ -984,6 +984,13 @@ class Parser:
 
     # -- flattening ---------------------------------------------------------------
 
+    def expand(self, text: str, ve: VarEnv, loc: Location) -> str:
+        try:
+            return expand(text, ve)
+        except ExpansionTooLarge:
+            self.err(loc, "parameter expansion too large (more than 1 MB)")
+            return text
+
     def assign_arguments(self, comp: Compound, args: list[str]) -> list[str] | None:
         """Match args to comp's formals as Click's cp_assign_arguments; None if no match."""
         keys = comp.formal_types()
@@ -1070,7 +1077,7 @@ class Parser:
         et = top.etypes[which]
         if et is TUNNEL:
             return None
-        top.econfigs[which] = expand(top.econfigs[which], ve)
+        top.econfigs[which] = self.expand(top.econfigs[which], ve, top.elocs[which])
         if not isinstance(et, Compound):
             return None
         args = argvec(top.econfigs[which])
@@ -1086,7 +1093,8 @@ class Parser:
         for k in range(found.nformals):
             new_ve.define(names[k], vals[k], True)
         for k in range(found.nformals, len(names)):
-            new_ve.define(names[k], expand(found.vars.values[k], new_ve), True)
+            new_ve.define(names[k], self.expand(found.vars.values[k], new_ve, top.elocs[which]),
+                          True)
         return self.expand_into(found, which, new_ve), new_ve
 
     def expand_into(self, comp: Compound, which: int, ve: VarEnv) -> list[int]:
@@ -1114,7 +1122,8 @@ class Parser:
                 i += 3
             else:
                 eidx_map.append(self.get_element(top, cname, comp.etypes[i],
-                                                 expand(comp.econfigs[i], ve), comp.elocs[i]))
+                                                 self.expand(comp.econfigs[i], ve, comp.elocs[i]),
+                                                 comp.elocs[i]))
                 i += 1
         for f, fp, t, tp, cloc in comp.conns:
             if f < len(eidx_map) and t < len(eidx_map) and eidx_map[f] >= 0 and eidx_map[t] >= 0:
