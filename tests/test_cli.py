@@ -105,7 +105,7 @@ def test_missing_handler_is_an_error(capsys):
     status, out, err = run(capsys, "run", "-e", "Idle -> Discard", "-h", "nope.count",
                            "-h", "Idle@1.nope")
     assert status == 1
-    assert "no element 'nope'" in err and "no 'Idle@1.nope' handler" in err
+    assert err == "clickpy: no element 'nope'\nclickpy: no 'Idle@1.nope' handler\n"
 
 
 def test_exit_handler(capsys):

@@ -32,7 +32,7 @@ from clickpy.lang.strings import (ExpansionTooLarge, VarEnv, argvec, expand, shi
 
 MAX_DEPTH = 50            # nesting of groups and compounds
 MAX_PORT = 0xFFFF         # larger port numbers are certainly mistakes
-MAX_ELEMENTS = 1_000_000  # bound on compound expansion
+MAX_ELEMENTS = 200_000    # bound on compound expansion
 MAX_MISSING_REPORTS = 10  # per pseudo-element
 
 _PORT_NAMES = ("input", "output")
