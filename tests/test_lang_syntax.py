@@ -443,3 +443,24 @@ def test_default_class_heuristic():
     assert not _looks_like_class("counter")
     assert not _looks_like_class("Counter@2")
     assert not _looks_like_class("a/B")
+
+
+def test_warnings_do_not_affect_graph_equality():
+    a = parse("elementclass X { input -> Discard; -> c :: Counter -> output } Idle -> X -> Discard;")
+    b = parse("elementclass X { input -> Discard; input -> c :: Counter -> output }"
+              " Idle -> X -> Discard;")
+    assert a.warnings and not b.warnings
+    assert [(e.name, e.class_name, e.config) for e in a.elements] == \
+        [(e.name, e.class_name, e.config) for e in b.elements]
+
+
+def test_parse_file_from_stdin(monkeypatch):
+    import io
+    import sys
+    import types
+
+    from clickpy.lang import parse_file
+    from langutil import is_class
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(b"Idle -> Discard")))
+    g = parse_file("-", is_class=is_class)
+    assert names(g) == ["Idle@1", "Discard@2"] and g.elements[0].location.file == "<stdin>"
