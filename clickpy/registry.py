@@ -6,7 +6,7 @@ imports only the one group module that defines it.
 """
 from __future__ import annotations
 
-import importlib
+import sys
 
 try:
     from clickpy._element_index import INDEX
@@ -36,7 +36,8 @@ def lookup(name: str) -> type | None:
     module = INDEX.get(name)
     if module is None:
         return None
-    return getattr(importlib.import_module(module), name)
+    __import__(module)      # (importlib.import_module, without importing importlib)
+    return getattr(sys.modules[module], name)
 
 
 def suggest(name: str) -> str | None:
