@@ -55,5 +55,8 @@ def doc(name: str) -> str:
     if cls is None:
         raise KeyError(name)
     import textwrap
-    text = (cls.__doc__ or "").strip("\n")
-    return textwrap.dedent(text).strip() or f"{name}: no documentation"
+    # a docstring's first line starts right after the quotes, unindented:
+    # dedent the others by themselves (as inspect.cleandoc does)
+    first, _, rest = (cls.__doc__ or "").strip("\n").partition("\n")
+    text = first.strip() + "\n" + textwrap.dedent(rest)
+    return text.strip() or f"{name}: no documentation"
