@@ -132,6 +132,19 @@ _CHECK = dict(_COMMON, pool=("pool", True, False))
 _FLATTEN = dict(_COMMON, **{"o": ("output", True, False), "output": ("output", True, False)})
 
 
+def _long_option(name: str, spec: dict, arg: str) -> str:
+    """The long option `name` means: itself, or as in click(1) (Clp) the one option
+    it is an unambiguous prefix of (`--expr` for `--expression`)."""
+    if len(name) > 1 and name in spec:
+        return name
+    matches = sorted(k for k in spec if len(k) > 1 and name and k.startswith(name))
+    if len({spec[k][0] for k in matches}) == 1:
+        return matches[0]
+    if matches:
+        raise _Fail(f"option '{arg}' is ambiguous ({', '.join('--' + k for k in matches)})")
+    raise _Fail(f"unrecognized option '{arg}'")
+
+
 def _parse_options(argv: list[str], spec: dict) -> tuple[dict, list[str]]:
     opts: dict = {}
     pos: list[str] = []
@@ -155,8 +168,7 @@ def _parse_options(argv: list[str], spec: dict) -> tuple[dict, list[str]]:
             break
         if a.startswith("--"):
             name, eq, value = a[2:].partition("=")
-            if name not in spec or len(name) == 1:
-                raise _Fail(f"unrecognized option '{a}'")
+            name = _long_option(name, spec, a)
             if spec[name][1]:
                 if not eq:
                     if i >= n:

@@ -146,6 +146,17 @@ def test_file_forms_and_the_default_command(capsys, tmp_path):
     assert run(capsys, "run", str(f), "-hc.count")[1] == "5\n"
 
 
+def test_long_options_may_be_abbreviated_as_in_click(capsys):
+    assert run(capsys, "run", "--expr", CHAIN, "--hand=c.count") == (0, "5\n", "")
+    assert run(capsys, "run", "--q", "--exp", CHAIN, "--exit", "c.count")[0] == 0
+    assert run(capsys, "run", "--h", "c.count", "-e", CHAIN)[2] == \
+        "clickpy: option '--h' is ambiguous (--handler, --help)\n"
+    assert run(capsys, "run", "--e", CHAIN)[2] == \
+        "clickpy: option '--e' is ambiguous (--exit-handler, --expression)\n"
+    assert run(capsys, "run", "--expressions", CHAIN)[2] == \
+        "clickpy: unrecognized option '--expressions'\n"
+
+
 def test_config_from_stdin(capsys, monkeypatch):
     import io
     monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(CHAIN.encode())))
