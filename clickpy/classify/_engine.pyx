@@ -45,7 +45,7 @@ cdef class CProgram:
         for k in range(n):
             i = insns[k]
             ins = &self._insns[k]
-            if not (0 <= i.offset <= 0xFFFF and 1 <= i.need <= 4 and 0 <= i.base < 4):
+            if not (0 <= i.offset <= 0xFFFF and 1 <= i.need <= 255 and 0 <= i.base < 4):
                 raise ValueError(f"bad instruction {i}")
             ins.offset = i.offset
             ins.base = i.base

@@ -356,7 +356,7 @@ class Program:
         self.warnings: list = list(warnings)
         self.safe = [0] * NBASES
         for i in self.insns:
-            self.safe[i.base] = max(self.safe[i.base], i.offset + 4)
+            self.safe[i.base] = max(self.safe[i.base], i.offset + max(4, i.need))
 
     def __len__(self):
         return len(self.insns)
