@@ -222,7 +222,7 @@ def parse_ether(s: str):
 
 class Prim:
     __slots__ = ("type", "data", "op", "op_negated", "srcdst", "transp", "u", "mask",
-                 "col", "data_col", "type_col")
+                 "col", "data_col", "type_col", "mask_col")
 
     def __init__(self):
         self.clear()
@@ -236,7 +236,7 @@ class Prim:
         self.transp = None
         self.u = 0
         self.mask = 0
-        self.col = self.data_col = self.type_col = -1
+        self.col = self.data_col = self.type_col = self.mask_col = -1
 
     def copy(self):
         p = Prim()
@@ -311,7 +311,8 @@ class _Parser:
             f, npos = self.parse_factor(pos, False)
             if npos == pos:
                 if required:
-                    if pos > 0 and self.w[pos - 1].text in ("and", "&&"):
+                    if pos > 0 and self.w[pos - 1].text in ("and", "&&", "or", "||", "(", "?",
+                                                            ":", "not", "!"):
                         self.err(f"missing expression after '{self.w[pos - 1].text}'", pos)
                     self.err("missing expression", pos)
                 break
@@ -438,6 +439,7 @@ class _Parser:
         mask_kind, provided = None, 0
         if wd == "&" and pos < self.n - 1:
             mw = self.w[pos + 1].text
+            prim.mask_col = self.w[pos + 1].col
             v = parse_int(mw)
             if v is not None:
                 mask_kind, provided = T_INT, v & 0xFFFFFFFF
@@ -728,7 +730,7 @@ class _Parser:
         this = provided or full
         if this & ~full:
             raise ClassifyError(f"'{_type_name(prim.type, prim.srcdst)}': mask out of range, "
-                                f"bound 0x{full:X}", prim.data_col, self.index)
+                                f"bound 0x{full:X}", prim.mask_col, self.index)
         u = prim.u
         if prim.op in (OP_GT, OP_LT):
             if u < 0 or (prim.op == OP_LT and (u == 0 or u > this)) or \
