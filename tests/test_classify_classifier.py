@@ -164,8 +164,9 @@ def test_contradiction_warns():
 
 def test_program_dump():
     text = compile_classifier(ARP_IP).dump()
-    assert "data+12/08060000%ffff0000" in text
-    assert "safe length data 24" in text
+    assert "data+12/0806%ffff" in text
+    assert "data+20/0001%ffff" in text
+    assert "safe length data 28" in text
     assert "yes->[0]" in text and "no->[3]" in text
 
 
@@ -174,7 +175,7 @@ def test_optimizer_removes_repeated_tests():
     opt = compile_classifier(ARP_IP)
     assert len(opt) < len(plain)
     # the ethertype word is tested once on every path
-    assert sum(1 for i in opt.insns if i.offset == 12 and i.value == 0x08060000) == 1
+    assert sum(1 for i in opt.insns if i.offset == 12 and i.value >> 48 == 0x0806) == 1
 
 
 @pytest.mark.parametrize("pattern,column,fragment", [

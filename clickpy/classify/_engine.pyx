@@ -11,19 +11,19 @@ import sys
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
-from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
 from clickpy.classify.engine cimport (cls_program, cls_insn, cls_classify, CLS_RUN,
                                       CLS_SHORT_YES, CLS_SWITCH)
 
 _LITTLE = sys.byteorder == "little"
 
 
-cdef inline uint32_t _mem32(object v):
-    """A big-endian word value -> the uint32 that memcpy of its bytes gives."""
-    v = int(v) & 0xFFFFFFFF
+cdef inline uint64_t _mem64(object v):
+    """8 bytes as a big-endian integer -> the uint64 that memcpy of them gives."""
+    v = int(v) & 0xFFFFFFFFFFFFFFFF
     if _LITTLE:
-        v = int.from_bytes(v.to_bytes(4, "big"), "little")
-    return <uint32_t>v
+        v = int.from_bytes(v.to_bytes(8, "big"), "little")
+    return <uint64_t>v
 
 
 cdef class CProgram:
@@ -36,7 +36,7 @@ cdef class CProgram:
         n = len(insns)
         ncases = sum(len(i.cases) for i in insns)
         self._insns = <cls_insn*>malloc(max(n, 1) * sizeof(cls_insn))
-        self._sw_values = <uint32_t*>malloc(max(ncases, 1) * sizeof(uint32_t))
+        self._sw_values = <uint64_t*>malloc(max(ncases, 1) * sizeof(uint64_t))
         self._sw_targets = <int32_t*>malloc(max(ncases, 1) * sizeof(int32_t))
         if self._insns == NULL or self._sw_values == NULL or self._sw_targets == NULL:
             raise MemoryError()
@@ -50,11 +50,11 @@ cdef class CProgram:
             ins.offset = i.offset
             ins.base = i.base
             ins.need = i.need
-            ins.mask = _mem32(i.mask)
+            ins.mask = _mem64(i.mask)
             ins.flags = CLS_SHORT_YES if i.short else 0
             if i.cases:
                 ins.flags = CLS_SWITCH
-                cases = sorted((_mem32(v), t) for v, t in i.cases)
+                cases = sorted((_mem64(v), t) for v, t in i.cases)
                 ins.value = c
                 ins.j[1] = len(cases)
                 ins.j[0] = i.no
@@ -63,7 +63,7 @@ cdef class CProgram:
                     self._sw_targets[c] = t
                     c += 1
             else:
-                ins.value = _mem32(i.value)
+                ins.value = _mem64(i.value)
                 ins.j[0] = i.no
                 ins.j[1] = i.yes
             for t in ([i.no] + ([i.yes] if not i.cases else []) + [t for _, t in i.cases]):

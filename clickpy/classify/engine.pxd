@@ -19,7 +19,7 @@ output port, or -1 to drop.
 
 Everything here is `noexcept nogil` and touches no Python object.
 """
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memcpy
 
 cdef enum:
@@ -39,13 +39,13 @@ ctypedef struct cls_insn:
     uint8_t need           # bytes from offset the packet must have for the test
     uint8_t pad0
     uint16_t pad1
-    uint32_t mask          # in memory byte order: (load32(p) & mask) == value
-    uint32_t value
     int32_t j[2]           # j[0] = no, j[1] = yes: > 0 insn index, <= 0 output -j-1
+    uint64_t mask          # 8 bytes at offset, in memory order: (load64(p) & mask) == value
+    uint64_t value         # SWITCH: index of the first case in sw_values
 
 ctypedef struct cls_program:
     const cls_insn* insns
-    const uint32_t* sw_values    # SWITCH case values, sorted per insn (memory order)
+    const uint64_t* sw_values    # SWITCH case values, sorted per insn (memory order)
     const int32_t* sw_targets
     int32_t ninsns
     int32_t everything     # CLS_RUN, or the constant result (-1 = drop)
@@ -54,11 +54,11 @@ ctypedef struct cls_program:
 
 
 cdef inline int32_t _cls_switch(const cls_program* prog, const cls_insn* ins,
-                                uint32_t w) noexcept nogil:
+                                uint64_t w) noexcept nogil:
     cdef int32_t lo = <int32_t>ins.value
     cdef int32_t hi = lo + ins.j[1]
     cdef int32_t mid
-    cdef uint32_t v
+    cdef uint64_t v
     while lo < hi:
         mid = (lo + hi) >> 1
         v = prog.sw_values[mid]
@@ -75,10 +75,10 @@ cdef inline int _cls_run_fast(const cls_program* prog, const uint8_t** b) noexce
     # every base is long enough for every instruction: no length checks
     cdef const cls_insn* insns = prog.insns
     cdef const cls_insn* ins = insns
-    cdef uint32_t w
+    cdef uint64_t w
     cdef int32_t j
     while True:
-        memcpy(&w, b[ins.base] + ins.offset, 4)
+        memcpy(&w, b[ins.base] + ins.offset, 8)
         w &= ins.mask
         if ins.flags & CLS_SWITCH:
             j = _cls_switch(prog, ins, w)
@@ -91,9 +91,10 @@ cdef inline int _cls_run_fast(const cls_program* prog, const uint8_t** b) noexce
 
 cdef inline int _cls_run_checked(const cls_program* prog, const uint8_t** b,
                                  const Py_ssize_t* avail) noexcept nogil:
+    # some header is shorter than the program's safe length: check each test
     cdef const cls_insn* insns = prog.insns
     cdef const cls_insn* ins = insns
-    cdef uint32_t w
+    cdef uint64_t w
     cdef int32_t j
     cdef Py_ssize_t have
     while True:
@@ -101,8 +102,8 @@ cdef inline int _cls_run_checked(const cls_program* prog, const uint8_t** b,
         if have < ins.need:
             j = ins.j[ins.flags & CLS_SHORT_YES]
         else:
-            if have >= 4:
-                memcpy(&w, b[ins.base] + ins.offset, 4)
+            if have >= 8:
+                memcpy(&w, b[ins.base] + ins.offset, 8)
             else:
                 w = 0
                 memcpy(&w, b[ins.base] + ins.offset, <size_t>have)
@@ -122,7 +123,6 @@ cdef inline int cls_classify(const cls_program* prog, const uint8_t* data,
     cdef const uint8_t* b[4]
     cdef Py_ssize_t avail[4]
     cdef int k
-    cdef bint fast = True
     if prog.everything != CLS_RUN:
         return prog.everything
     if trans == NULL and net != NULL and net < end:
@@ -131,13 +131,15 @@ cdef inline int cls_classify(const cls_program* prog, const uint8_t* data,
     b[1] = mac
     b[2] = net
     b[3] = trans
+    # common case: every header the program reads is long enough
+    if ((prog.safe[0] == 0 or (data != NULL and end - data >= prog.safe[0]))
+            and (prog.safe[1] == 0 or (mac != NULL and end - mac >= prog.safe[1]))
+            and (prog.safe[2] == 0 or (net != NULL and end - net >= prog.safe[2]))
+            and (prog.safe[3] == 0 or (trans != NULL and end - trans >= prog.safe[3]))):
+        return _cls_run_fast(prog, b)
     for k in range(4):
         if b[k] != NULL and b[k] < end:
             avail[k] = end - b[k]
         else:
             avail[k] = 0
-        if avail[k] < prog.safe[k]:
-            fast = False
-    if fast:
-        return _cls_run_fast(prog, b)
     return _cls_run_checked(prog, b, avail)

@@ -189,10 +189,10 @@ class PacketView:
             return 0
         return max(0, len(self.buf) - s)
 
-    def word(self, base: int, offset: int) -> int:
+    def word(self, base: int, offset: int, size: int = 4) -> int:
         s = self.starts[base] + offset
-        chunk = self.buf[s:s + 4]
-        chunk = chunk + b"\0" * (4 - len(chunk))
+        chunk = self.buf[s:s + size]
+        chunk = chunk + b"\0" * (size - len(chunk))
         return int.from_bytes(chunk, "big")
 
 

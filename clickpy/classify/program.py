@@ -30,13 +30,14 @@ from __future__ import annotations
 import sys
 from typing import NamedTuple
 
-from .ir import (BASE_NAMES, NBASES, ClassifyError, PacketView, Test,
-                 eval_test)
+from .ir import (AND, BASE_DATA, BASE_MAC, BASE_NAMES, BASE_NET, BASE_TRANS, FALSE, ITE,
+                 NBASES, NOT, OR, TRUE, ClassifyError, PacketView, Test)
 
 OP_TEST = 0
 OP_SWITCH = 1
 SWITCH_MIN = 4          # a chain of this many equality tests becomes a SWITCH
 NEG_FACTS_MAX = 256     # bound on remembered failed values per word and mask
+DISPATCH_MIN = 4        # rule lists shorter than this are never split
 
 _MISSING = object()
 
@@ -77,11 +78,18 @@ class Dag:
         self.no: list[int] = []
         self._index: dict = {}
         self.merge_words = False
+        self.fuse_wide = False
 
     def mk(self, t: Test, yes: int, no: int) -> int:
         while True:
             if yes == no:
                 return yes
+            if self.fuse_wide and yes >= 0 and self.no[yes] == no:
+                f = fuse_wide(t, self.tests[yes])
+                if f is not None:
+                    t = f
+                    yes = self.yes[yes]
+                    continue
             if self.merge_words and yes >= 0:
                 t2 = self.tests[yes]
                 if (t2.base == t.base and t2.offset == t.offset and not t.short
@@ -124,31 +132,96 @@ class Dag:
         raise ValueError(k)
 
     def reachable(self, root: int) -> list[int]:
-        """Reachable node ids, in decreasing order (parents first)."""
-        seen = set()
-        stack = [root] if root >= 0 else []
+        """Reachable node ids in topological order (parents first)."""
+        if root < 0:
+            return []
+        post = []
+        state: dict[int, int] = {}
+        stack = [(root, 0)]
         while stack:
-            n = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            for m in (self.yes[n], self.no[n]):
-                if m >= 0 and m not in seen:
-                    stack.append(m)
-        return sorted(seen, reverse=True)
+            n, i = stack.pop()
+            if i == 0:
+                if n in state:
+                    continue
+                state[n] = 1
+            succ = (self.yes[n], self.no[n])
+            if i < 2:
+                stack.append((n, i + 1))
+                m = succ[i]
+                if m >= 0 and m not in state:
+                    stack.append((m, 0))
+            else:
+                post.append(n)
+        post.reverse()
+        return post
 
-    def rebuild(self, root: int, merge_words: bool = False) -> tuple["Dag", int]:
-        """A fresh DAG holding only what ``root`` reaches, re-hash-consed."""
+    def rebuild(self, root: int, merge_words: bool = False,
+                wide: bool = False, fuse: bool = True) -> tuple["Dag", int]:
+        """A fresh DAG holding only what ``root`` reaches, re-hash-consed.
+        ``wide``: convert 4-byte word tests to 8-byte windows and fuse
+        and-chains of tests that fit one window."""
         new = Dag()
         new.merge_words = merge_words
+        new.fuse_wide = wide and fuse
         remap: dict[int, int] = {}
 
         def m(t):
             return t if t < 0 else remap[t]
 
         for n in reversed(self.reachable(root)):
-            remap[n] = new.mk(self.tests[n], m(self.yes[n]), m(self.no[n]))
+            t = to_wide(self.tests[n]) if wide else self.tests[n]
+            remap[n] = new.mk(t, m(self.yes[n]), m(self.no[n]))
         return new, m(root)
+
+
+# ---------------------------------------------------------------------------
+# 8-byte windows: what the C matcher runs.  A wide test's mask and value are
+# the 8 bytes at its offset as a big-endian integer; its offset is the first
+# byte it tests.
+
+M64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _lead(mask: int) -> int:
+    """Leading zero bytes of a 64-bit mask."""
+    k = 0
+    while k < 7 and not (mask >> (8 * (7 - k))) & 0xFF:
+        k += 1
+    return k
+
+
+def _span(mask: int) -> int:
+    """Bytes from the window start to the last byte the mask tests."""
+    k = 8
+    while k > 0 and not (mask >> (8 * (8 - k))) & 0xFF:
+        k -= 1
+    return k
+
+
+def to_wide(t: Test) -> Test:
+    m, v = t.mask << 32, t.value << 32
+    s = _lead(m)
+    return Test(t.base, t.offset + s, (m << (8 * s)) & M64, (v << (8 * s)) & M64,
+                t.need - s, t.short)
+
+
+def fuse_wide(a: Test, b: Test):
+    """One wide test equivalent to "a and then b" when both fail (and fail
+    short packets) to the same place, or None."""
+    if a.short or b.short or a.base != b.base:
+        return None
+    lo = min(a.offset, b.offset)
+    hi = max(a.offset + _span(a.mask), b.offset + _span(b.mask))
+    if hi - lo > 8:
+        return None
+    am, av = a.mask >> (8 * (a.offset - lo)), a.value >> (8 * (a.offset - lo))
+    bm, bv = b.mask >> (8 * (b.offset - lo)), b.value >> (8 * (b.offset - lo))
+    if (av & bm) != (bv & am):
+        return None
+    need = max(a.offset + a.need, b.offset + b.need) - lo
+    if need > 255:
+        return None
+    return Test(a.base, lo, am | bm, av | bv, need, False)
 
 
 def build_dag(rules) -> tuple[Dag, int]:
@@ -160,6 +233,140 @@ def build_dag(rules) -> tuple[Dag, int]:
     for e, out in reversed(rules):
         t = dag.compile(e, enc_out(out), t)
     return dag, t
+
+
+# ---------------------------------------------------------------------------
+# Rule-list level rewriting: test order, and dispatch on a common field
+
+def _rank(t: Test):
+    if t.base == BASE_NET:
+        return (0, {8: 0, 4: 1}.get(t.offset, 2), t.offset)
+    return ({BASE_TRANS: 1, BASE_MAC: 2, BASE_DATA: 3}[t.base], 0, t.offset)
+
+
+def _key(e):
+    """Sort key of an and-operand: its word if it tests a single word."""
+    if e[0] == "test":
+        return _rank(e[1])
+    words = set()
+
+    def walk(x):
+        if x[0] == "test":
+            words.add((x[1].base, x[1].offset))
+        elif x[0] in ("and", "or"):
+            for y in x[1]:
+                walk(y)
+        else:
+            words.add(None)
+
+    walk(e)
+    if len(words) == 1 and None not in words:
+        b, o = words.pop()
+        return _rank(Test(b, o, 0, 0, 1))
+    return (9, 0, 0)
+
+
+def sort_ands(e):
+    """Order and-operands as Click does: IP protocol first, then the fragment
+    word, the rest of the IP header, the transport header.  Tests on one
+    word end up next to each other, where the optimizer can use them."""
+    k = e[0]
+    if k == "and":
+        return ("and", tuple(sorted((sort_ands(x) for x in e[1]), key=_key)))
+    if k == "or":
+        return ("or", tuple(sort_ands(x) for x in e[1]))
+    if k == "not":
+        return ("not", sort_ands(e[1]))
+    if k == "ite":
+        return ("ite", sort_ands(e[1]), sort_ands(e[2]), sort_ands(e[3]))
+    return e
+
+
+def specialize(e, base, off, mask, need, v):
+    """``e`` for packets whose word (base, off) & mask == v (and long enough
+    for ``need``): tests decided by that are replaced by constants."""
+    k = e[0]
+    if k == "test":
+        t = e[1]
+        if t.base == base and t.offset == off and not (t.mask & ~mask) and t.need <= need:
+            return TRUE if (v & t.mask) == t.value else FALSE
+        return e
+    if k == "and":
+        return AND(*(specialize(x, base, off, mask, need, v) for x in e[1]))
+    if k == "or":
+        return OR(*(specialize(x, base, off, mask, need, v) for x in e[1]))
+    if k == "not":
+        return NOT(specialize(e[1], base, off, mask, need, v))
+    if k == "ite":
+        return ITE(*(specialize(x, base, off, mask, need, v) for x in e[1:]))
+    return e
+
+
+def _choose_dispatch(rules):
+    """The (base, offset, mask, need) word that most rules compare with a
+    constant, if splitting on its values keeps the program small."""
+    keys: dict = {}
+    for idx, (e, _) in enumerate(rules):
+        stack = [e]
+        while stack:
+            x = stack.pop()
+            if x[0] == "test":
+                t = x[1]
+                ent = keys.setdefault((t.base, t.offset, t.mask, t.need), [set(), set()])
+                ent[0].add(t.value)
+                ent[1].add(idx)
+            elif x[0] in ("and", "or"):
+                stack.extend(x[1])
+            elif x[0] == "not":
+                stack.append(x[1])
+            elif x[0] == "ite":
+                stack.extend(x[1:])
+    n = len(rules)
+    best = None
+    for key, (values, users) in keys.items():
+        k = len(values)
+        if k < 2 or k > 256 or len(users) < 3:
+            continue
+        if k * (n - len(users)) + len(users) > 3 * n + 32:
+            continue
+        score = (len(users), -k)
+        if best is None or score > best[0]:
+            best = (score, key, values)
+    return None if best is None else (best[1], best[2])
+
+
+def _chain(dag: Dag, rules) -> int:
+    t = enc_out(-1)
+    for e, out in reversed(rules):
+        t = dag.compile(e, enc_out(out), t)
+    return t
+
+
+def _dispatch(dag: Dag, rules, depth: int) -> int:
+    choice = _choose_dispatch(rules) if depth > 0 and len(rules) >= DISPATCH_MIN else None
+    if choice is None:
+        return _chain(dag, rules)
+    (base, off, mask, need), values = choice
+    t = _chain(dag, rules)          # packets with another value, or too short
+    for v in sorted(values, reverse=True):
+        sub = []
+        for e, out in rules:
+            e2 = specialize(e, base, off, mask, need, v)
+            if e2 == FALSE:
+                continue
+            sub.append((e2, out))
+            if e2 == TRUE:
+                break
+        t = dag.mk(Test(base, off, mask, v, need, False), _dispatch(dag, sub, depth - 1), t)
+    return t
+
+
+def build_dispatch(rules, depth: int = 2) -> tuple[Dag, int]:
+    """Like build_dag, but when many rules compare one field with constants
+    (typically the IP protocol), first branch on that field's value and
+    compile, for each value, only the rules that can still match."""
+    dag = Dag()
+    return dag, _dispatch(dag, list(rules), depth)
 
 
 # ---------------------------------------------------------------------------
@@ -326,6 +533,34 @@ def drift(dag: Dag, root: int) -> bool:
     return changed
 
 
+def prefuse(dag: Dag, root: int) -> None:
+    """Prepare and-chains for fusion into one wide test.  Where test A's yes
+    branch goes to test B on a nearby word, and A's no branch X, for packets
+    that pass A and fail B, leads to where B's no branch goes, B's no branch
+    can go to X instead: A and B then fail to the same place and become one
+    test (``udp && unfrag``: the fused test fails over to the TCP rule, which
+    such a packet fails at once)."""
+    for n in dag.reachable(root):
+        m = dag.yes[n]
+        if m < 0 or dag.no[m] == dag.no[n]:
+            continue
+        t1, t2 = dag.tests[n], dag.tests[m]
+        if t1.short or t2.short or fuse_wide(to_wide(t1), to_wide(t2)) is None:
+            continue
+        k = Know().add(t1, True).add(t2, False)
+        x = dag.no[n]
+        while x >= 0:
+            r = k.implies(dag.tests[x])
+            if r is None:
+                break
+            k = k.add(dag.tests[x], r)
+            x = dag.yes[x] if r else dag.no[x]
+        if x == dag.no[m]:
+            m2 = dag.mk(t2, dag.yes[m], dag.no[n])
+            dag._index.pop((t1, m, dag.no[n]), None)
+            dag.yes[n] = m2
+
+
 def optimize(dag: Dag, root: int, rounds: int = 4) -> tuple[Dag, int]:
     dag, root = dag.rebuild(root)
     for _ in range(rounds):
@@ -356,7 +591,7 @@ class Program:
         self.warnings: list = list(warnings)
         self.safe = [0] * NBASES
         for i in self.insns:
-            self.safe[i.base] = max(self.safe[i.base], i.offset + max(4, i.need))
+            self.safe[i.base] = max(self.safe[i.base], i.offset + max(8, i.need))
 
     def __len__(self):
         return len(self.insns)
@@ -377,14 +612,13 @@ class Program:
         pc = 0
         while True:
             i = self.insns[pc]
-            if i.op == OP_TEST:
-                t = Test(i.base, i.offset, i.mask, i.value, i.need, i.short)
-                j = i.yes if eval_test(t, pkt) else i.no
+            if pkt.avail(i.base) < i.offset + i.need:
+                j = i.yes if i.short and i.op == OP_TEST else i.no
             else:
-                if pkt.avail(i.base) < i.offset + i.need:
-                    j = i.no
+                w = pkt.word(i.base, i.offset, 8) & i.mask
+                if i.op == OP_TEST:
+                    j = i.yes if w == i.value else i.no
                 else:
-                    w = pkt.word(i.base, i.offset) & i.mask
                     j = i.no
                     for v, tgt in i.cases:
                         if v == w:
@@ -404,23 +638,25 @@ class Program:
             out = -j - 1
             return "[drop]" if out < 0 else f"[{out}]"
 
+        def hexb(x, nb):
+            return (x >> (8 * (8 - nb))).to_bytes(nb, "big").hex()
+
         for n, i in enumerate(self.insns):
             where = f"{BASE_NAMES[i.base]}+{i.offset}"
+            nb = max(1, _span(i.mask))
             if i.op == OP_TEST:
-                s = (f"{n:3d} {where:>10}/{i.value:08x}%{i.mask:08x}"
+                s = (f"{n:3d} {where:>10}/{hexb(i.value, nb)}%{hexb(i.mask, nb)}"
                      f"  yes->{jump(i.yes)}  no->{jump(i.no)}")
                 if i.short:
                     s += "  short->yes"
-                if i.need < 4 and (i.mask & ((1 << (8 * (4 - i.need))) - 1)) == 0:
-                    pass
-                elif i.need != 4:
-                    s += f"  need {i.need}"
+                if i.need != nb:
+                    s += f"  (needs {i.need} bytes)"
                 lines.append(s)
             else:
-                lines.append(f"{n:3d} {where:>10}%{i.mask:08x} switch"
+                lines.append(f"{n:3d} {where:>10}%{hexb(i.mask, nb)} switch"
                              f" ({len(i.cases)} values)  default->{jump(i.no)}")
                 for v, t in i.cases:
-                    lines.append(f"{'':15}=={v:08x}  ->{jump(t)}")
+                    lines.append(f"{'':15}=={hexb(v, nb)}  ->{jump(t)}")
         if not self.insns:
             out = self.output_everything
             lines.append(f"all->{'[drop]' if out is None or out < 0 else f'[{out}]'}")
@@ -429,6 +665,32 @@ class Program:
         return "\n".join(lines) + "\n"
 
     __str__ = dump
+
+
+def _topo(dag: Dag, root: int, chains) -> list[int]:
+    """Parents-first order of the nodes reachable from root, where a SWITCH
+    chain's successors are its cases and default."""
+    post, state = [], set()
+    stack = [(root, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            post.append(n)
+            continue
+        if n in state:
+            continue
+        state.add(n)
+        stack.append((n, True))
+        if n in chains:
+            cases, default = chains[n]
+            succ = [t for _, t in reversed(cases)] + [default]
+        else:
+            succ = [dag.yes[n], dag.no[n]]
+        for m in reversed(succ):
+            if m >= 0 and m not in state:
+                stack.append((m, False))
+    post.reverse()
+    return post
 
 
 def flatten(dag: Dag, root: int, noutputs: int = 0, use_switch: bool = True) -> Program:
@@ -470,7 +732,7 @@ def flatten(dag: Dag, root: int, noutputs: int = 0, use_switch: bool = True) -> 
         else:
             succ = [dag.yes[n], dag.no[n]]
         stack.extend(s for s in succ if s >= 0 and s not in seen)
-    order = sorted(seen, reverse=True)
+    order = [n for n in _topo(dag, root, chains) if n in seen]
     index = {n: k for k, n in enumerate(order)}
 
     def j(t):
@@ -496,9 +758,15 @@ def compile_rules(rules, noutputs: int = 0, optimize_program: bool = True,
     flat program; ``optimize_program=False`` gives the plain compiled DAG
     (tests compare the two)."""
     rules = list(rules)
-    dag, root = build_dag(rules)
     if optimize_program:
+        rules = [(sort_ands(e), out) for e, out in rules]
+        dag, root = build_dispatch(rules)
         dag, root = optimize(dag, root)
+        prefuse(dag, root)
+        dag, root = dag.rebuild(root, wide=True)
+    else:
+        dag, root = build_dag(rules)
+        dag, root = dag.rebuild(root, wide=True, fuse=False)
     prog = flatten(dag, root, noutputs, use_switch=use_switch and optimize_program)
     used = prog.outputs_used()
     for idx, (_, out) in enumerate(rules):
