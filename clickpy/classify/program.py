@@ -79,6 +79,7 @@ class Dag:
         self._index: dict = {}
         self.merge_words = False
         self.fuse_wide = False
+        self.budget = 1 << 30
 
     def mk(self, t: Test, yes: int, no: int) -> int:
         while True:
@@ -200,7 +201,7 @@ def _span(mask: int) -> int:
 
 def to_wide(t: Test) -> Test:
     m, v = t.mask << 32, t.value << 32
-    s = _lead(m)
+    s = _lead(m) if m else 0
     return Test(t.base, t.offset + s, (m << (8 * s)) & M64, (v << (8 * s)) & M64,
                 t.need - s, t.short)
 
@@ -302,6 +303,44 @@ def specialize(e, base, off, mask, need, v):
     return e
 
 
+def specialize_other(e, base, off, mask, need, values):
+    """``e`` for packets long enough for the word, whose value is none of
+    ``values``."""
+    k = e[0]
+    if k == "test":
+        t = e[1]
+        if t.base == base and t.offset == off and t.mask == mask and t.need <= need \
+                and t.value in values:
+            return FALSE
+        return e
+    if k in ("and", "or"):
+        return (AND if k == "and" else OR)(
+            *(specialize_other(x, base, off, mask, need, values) for x in e[1]))
+    if k == "not":
+        return NOT(specialize_other(e[1], base, off, mask, need, values))
+    if k == "ite":
+        return ITE(*(specialize_other(x, base, off, mask, need, values) for x in e[1:]))
+    return e
+
+
+def specialize_short(e, base, end):
+    """``e`` for packets whose header ``base`` ends before ``end``: tests
+    that need that byte take their short result."""
+    k = e[0]
+    if k == "test":
+        t = e[1]
+        if t.base == base and t.offset + t.need >= end:
+            return TRUE if t.short else FALSE
+        return e
+    if k in ("and", "or"):
+        return (AND if k == "and" else OR)(*(specialize_short(x, base, end) for x in e[1]))
+    if k == "not":
+        return NOT(specialize_short(e[1], base, end))
+    if k == "ite":
+        return ITE(*(specialize_short(x, base, end) for x in e[1:]))
+    return e
+
+
 def _choose_dispatch(rules):
     """The (base, offset, mask, need) word that most rules compare with a
     constant, if splitting on its values keeps the program small."""
@@ -325,9 +364,9 @@ def _choose_dispatch(rules):
     best = None
     for key, (values, users) in keys.items():
         k = len(values)
-        if k < 2 or k > 256 or len(users) < 3:
+        if k > 64 or len(users) < 3 or key[2] == 0:
             continue
-        if k * (n - len(users)) + len(users) > 3 * n + 32:
+        if (k + 2) * (n - len(users)) + len(users) > 3 * n + 32:
             continue
         score = (len(users), -k)
         if best is None or score > best[0]:
@@ -342,31 +381,44 @@ def _chain(dag: Dag, rules) -> int:
     return t
 
 
+def _filter(rules):
+    out = []
+    for e, o in rules:
+        if e == FALSE:
+            continue
+        out.append((e, o))
+        if e == TRUE:
+            break
+    return out
+
+
 def _dispatch(dag: Dag, rules, depth: int) -> int:
-    choice = _choose_dispatch(rules) if depth > 0 and len(rules) >= DISPATCH_MIN else None
+    choice = None
+    if depth > 0 and len(rules) >= DISPATCH_MIN and len(dag.tests) < dag.budget:
+        choice = _choose_dispatch(rules)
     if choice is None:
         return _chain(dag, rules)
     (base, off, mask, need), values = choice
-    t = _chain(dag, rules)          # packets with another value, or too short
+    other = _filter([(specialize_other(e, base, off, mask, need, values), o) for e, o in rules])
+    short = _filter([(specialize_short(e, base, off + need), o) for e, o in rules])
+    # long enough but another value / too short
+    t = dag.mk(Test(base, off, 0, 0, need, False), _dispatch(dag, other, depth - 1),
+               _chain(dag, short))
     for v in sorted(values, reverse=True):
-        sub = []
-        for e, out in rules:
-            e2 = specialize(e, base, off, mask, need, v)
-            if e2 == FALSE:
-                continue
-            sub.append((e2, out))
-            if e2 == TRUE:
-                break
+        sub = _filter([(specialize(e, base, off, mask, need, v), o) for e, o in rules])
         t = dag.mk(Test(base, off, mask, v, need, False), _dispatch(dag, sub, depth - 1), t)
     return t
 
 
-def build_dispatch(rules, depth: int = 2) -> tuple[Dag, int]:
+def build_dispatch(rules, depth: int = 3) -> tuple[Dag, int]:
     """Like build_dag, but when many rules compare one field with constants
     (typically the IP protocol), first branch on that field's value and
     compile, for each value, only the rules that can still match."""
+    rules = list(rules)
     dag = Dag()
-    return dag, _dispatch(dag, list(rules), depth)
+    plain, _ = build_dag(rules)
+    dag.budget = 4 * len(plain.tests) + 256     # bound on the code dispatch duplicates
+    return dag, _dispatch(dag, rules, depth)
 
 
 # ---------------------------------------------------------------------------
