@@ -13,7 +13,7 @@ from clickpy.classify.ir import BASE_DATA, BASE_NET, BASE_TRANS
 from clickpy.classify.program import Insn, OP_TEST, Program
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOT = ["cls_classify", "_cls_run_fast", "_cls_run_checked", "_cls_switch"]
+HOT = ["cls_classify", "_cls_run_fast", "_cls_run_fast_branchy", "_cls_run_checked", "_cls_switch"]
 
 
 def function_bodies(c_source: str):

@@ -51,6 +51,7 @@ ctypedef struct cls_program:
     int32_t everything     # CLS_RUN, or the constant result (-1 = drop)
     uint32_t bases         # bit b set if some insn reads base b
     int32_t safe[4]        # per base: packets at least this long need no checks
+    int32_t branchy        # fast path: predicted branches instead of a select
 
 
 cdef inline int32_t _cls_switch(const cls_program* prog, const cls_insn* ins,
@@ -84,6 +85,27 @@ cdef inline int _cls_run_fast(const cls_program* prog, const uint8_t** b) noexce
             j = _cls_switch(prog, ins, w)
         else:
             j = ins.j[w == ins.value]
+        if j <= 0:
+            return -j - 1
+        ins = insns + j
+
+
+cdef inline int _cls_run_fast_branchy(const cls_program* prog, const uint8_t** b) noexcept nogil:
+    # as _cls_run_fast, but the CPU predicts each test's outcome: long rule
+    # lists, where most tests fail, then run tests in parallel
+    cdef const cls_insn* insns = prog.insns
+    cdef const cls_insn* ins = insns
+    cdef uint64_t w
+    cdef int32_t j
+    while True:
+        memcpy(&w, b[ins.base] + ins.offset, 8)
+        w &= ins.mask
+        if ins.flags & CLS_SWITCH:
+            j = _cls_switch(prog, ins, w)
+        elif w == ins.value:
+            j = ins.j[1]
+        else:
+            j = ins.j[0]
         if j <= 0:
             return -j - 1
         ins = insns + j
@@ -136,6 +158,8 @@ cdef inline int cls_classify(const cls_program* prog, const uint8_t* data,
             and (prog.safe[1] == 0 or (mac != NULL and end - mac >= prog.safe[1]))
             and (prog.safe[2] == 0 or (net != NULL and end - net >= prog.safe[2]))
             and (prog.safe[3] == 0 or (trans != NULL and end - trans >= prog.safe[3]))):
+        if prog.branchy:
+            return _cls_run_fast_branchy(prog, b)
         return _cls_run_fast(prog, b)
     for k in range(4):
         if b[k] != NULL and b[k] < end:
