@@ -32,3 +32,7 @@ except Exception as e:  # pragma: no cover - reported by the tests that need it
 def engine():
     from clickpy.classify import _engine
     return _engine
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds an extension module (about 20 s)")

@@ -152,13 +152,13 @@ def test_dash_and_empty_match_everything():
     p = compile_classifier(["-", "12/0800"])
     assert p.output_everything == 0
     assert match_bytes(CProgram(p), b"") == 0
-    assert ("pattern 1 matches no packets", 1) in p.warnings
+    assert ("pattern 1 matches no packets", 1, -1) in p.warnings
     assert compile_classifier([" "]).output_everything == 0
 
 
 def test_contradiction_warns():
     p = compile_classifier(["12/0806 12/0800", "-"])
-    assert ("pattern 0 matches no packets", 0) in p.warnings
+    assert ("pattern 0 matches no packets", 0, -1) in p.warnings
     assert p.output_everything == 1
 
 

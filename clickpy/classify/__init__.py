@@ -10,17 +10,17 @@ program in C memory.
     compile_ipclassifier(["tcp port 80", "udp", "-"])         -> Program
     compile_ipfilter(["allow udp && dst port 53", "deny all"], noutputs=1)
     Program.dump()                                            -> `program` handler text
+    Program.warnings: [(message, pattern index, column or -1)]
+
+Errors raise ClassifyError (message, column = 0-based offset in the pattern
+text, index = pattern number).  Run a program with
+clickpy.classify._engine.CProgram(program) and, from Cython,
+engine.cls_classify(&cprogram.prog, data, end, mac, net, trans).
 """
 from .ir import ClassifyError
 from .program import Program, compile_rules
 from .classifier import compile_classifier
+from .ipfilter import compile_ipclassifier, compile_ipfilter
 
 __all__ = ["ClassifyError", "Program", "compile_rules", "compile_classifier",
            "compile_ipfilter", "compile_ipclassifier"]
-
-
-def __getattr__(name):
-    if name in ("compile_ipfilter", "compile_ipclassifier"):
-        from . import ipfilter
-        return getattr(ipfilter, name)
-    raise AttributeError(name)

@@ -105,4 +105,6 @@ def parse_pattern(text: str, index: int = -1) -> tuple:
 def compile_classifier(patterns: list[str], optimize: bool = True) -> Program:
     """Compile Click `Classifier(p0, p1, ...)`: pattern i sends to output i."""
     rules = [(parse_pattern(p, idx), idx) for idx, p in enumerate(patterns)]
-    return compile_rules(rules, noutputs=len(patterns), optimize_program=optimize)
+    prog = compile_rules(rules, noutputs=len(patterns), optimize_program=optimize)
+    prog.warnings = [(m, i, -1) for m, i in prog.warnings]
+    return prog

@@ -167,3 +167,10 @@ cdef inline int cls_classify(const cls_program* prog, const uint8_t* data,
         else:
             avail[k] = 0
     return _cls_run_checked(prog, b, avail)
+
+
+cdef inline int classify(const cls_program* prog, const uint8_t* data,
+                         const uint8_t* end, const uint8_t* mac,
+                         const uint8_t* net, const uint8_t* trans) noexcept nogil:
+    """Alias of cls_classify."""
+    return cls_classify(prog, data, end, mac, net, trans)
