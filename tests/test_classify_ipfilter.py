@@ -219,13 +219,27 @@ def r_op(op, rnd):
 
 
 class Rnd(random.Random):
-    """Random choices for rendering; remembers whether an `ether` test was
-    written, after which Click reads qualifier-less data as Ethernet data,
-    so bare forms like `syn` or `www` are avoided."""
+    """Random choices for rendering.  A test written without qualifiers
+    borrows from the previous test in Click (`src port 80 or 81`; after an
+    `ether` test, data is Ethernet data), so bare forms are written only
+    where that cannot change their meaning: a bare port name only as the
+    first test of a rule, `syn` or `echo-reply` only before any `ether` test."""
     ether_seen = False
+    first = True
+
+
+PRIMITIVES = {"host", "ether", "proto", "port", "portrange", "portmulti", "tcpopt", "field", "frag",
+              "unfrag", "ect", "ce", "ipbytes", "transpbytes"}
 
 
 def render(node, rnd):
+    text = _render(node, rnd)
+    if node[0] in PRIMITIVES:
+        rnd.first = False
+    return text
+
+
+def _render(node, rnd):
     k = node[0]
     if k == "const":
         return "true" if node[1] else "false"
@@ -287,7 +301,7 @@ def render(node, rnd):
         names = {v: n for n, v in PORT_NAMES.items()}
         word = names[val] if style == "name" and val in names else str(val)
         if style == "name" and val in names and op == "==" and not sd and not proto \
-                and not rnd.ether_seen:
+                and rnd.first:
             return word
         return f"{q} {r_op(op, rnd)}{word}"
     if k == "tcpopt":
@@ -589,3 +603,15 @@ def test_ipclassifier_columns_are_pattern_relative():
     with pytest.raises(ClassifyError) as ei:
         compile_ipclassifier(["tcp", "udp port"])
     assert ei.value.column == 4 and ei.value.index == 1
+
+
+def test_bare_data_borrows_from_the_previous_test():
+    # as in Click, a test with no qualifiers takes src/dst and protocol from
+    # the test before it, even across parentheses
+    rules = ["allow (src 10.0.0.1) (ssh)"]
+    assert run(rules, IP(src="10.0.0.1") / TCP(sport=22)) == 0
+    assert run(rules, IP(src="10.0.0.1") / TCP(dport=22)) == -1
+    rules = ["allow (udp dst port 53) or 5353"]
+    assert run(rules, IP() / UDP(dport=5353)) == 0
+    assert run(rules, IP() / TCP(dport=5353)) == -1
+    assert run(rules, IP() / UDP(sport=5353)) == -1
