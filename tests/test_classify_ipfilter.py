@@ -614,4 +614,4 @@ def test_bare_data_borrows_from_the_previous_test():
     rules = ["allow (udp dst port 53) or 5353"]
     assert run(rules, IP() / UDP(dport=5353)) == 0
     assert run(rules, IP() / TCP(dport=5353)) == -1
-    assert run(rules, IP() / UDP(sport=5353)) == -1
+    assert run(rules, IP() / UDP(sport=5353, dport=1)) == -1
