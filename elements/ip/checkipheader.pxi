@@ -174,12 +174,16 @@ cdef class CheckIPHeader(Element):
 
     cdef int _reject(self, uint32_t* xs, uint8_t* why, uint32_t n) except -1:
         cdef uint32_t i
+        if self.verbose or self.drops == 0:
+            self._report(why[:n] if self.verbose else why[:1])
         for i in range(n):
-            if self.drops == 0 or self.verbose:
-                chatter(self, f"IP header check failed: {CHECKIP_REASONS[why[i]]}")
-            self.drops += 1
             self.reason_drops[why[i]] += 1
+        self.drops += n
         return emit_list(self, 1, xs, n)
+
+    def _report(self, bytes reasons):
+        for r in reasons:
+            chatter(self, f"IP header check failed: {CHECKIP_REASONS[r]}")
 
     def _drop_details(self):
         return "".join(f"{self.reason_drops[i]}\t{CHECKIP_REASONS[i]}\n" for i in range(CHECKIP_NREASONS))

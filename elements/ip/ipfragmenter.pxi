@@ -122,14 +122,13 @@ cdef class IPFragmenter(Element):
             self._report(nrej)
         return emit_list(self, 1, rejected, nrej)
 
-    cdef int _report(self, uint32_t n) except -1:
+    def _report(self, n):
         """Click reports the first five packets it cannot fragment (all with VERBOSE)."""
         if not self.verbose:
             n = min(n, 5 - self.reported)
         self.reported += n
         for _ in range(n):
             chatter(self, f"packet too big for MTU {self.mtu} with DF set, or with bad lengths")
-        return 0
 
     cdef inline int _append(self, Batch* ob, uint32_t x) except -1:
         ob.idx[ob.n] = x
