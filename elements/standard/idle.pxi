@@ -21,7 +21,7 @@ cdef class Idle(Element):
 
     cdef Notifier never
 
-    def initialize(self):
+    def __cinit__(self):
         self.never = Notifier(False)
 
     def empty_notifier(self):

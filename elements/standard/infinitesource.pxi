@@ -62,6 +62,7 @@ cdef class InfiniteSource(Element):
 
     def __cinit__(self):
         self.tmpl = PacketTemplate()
+        self.notifier = Notifier(True)
 
     def configure(self, args):
         data = args.read_p("DATA", DATA, DEFAULT_SOURCE_DATA)
@@ -80,7 +81,7 @@ cdef class InfiniteSource(Element):
         self.tmpl.set(data, length if length is not None else (datasize if datasize is not None else -1))
 
     def initialize(self):
-        self.notifier = Notifier(self.active)
+        self.notifier.active = self.active
         if self.output_is_push(0):
             self.task = self.add_task(self.active)
             self.nonfull = self.downstream_full_signal(0)

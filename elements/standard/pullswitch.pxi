@@ -29,13 +29,16 @@ cdef class PullSwitch(Element):
     cdef SignalArray signals
     cdef Task relay          # woken by any input's notifiers; wakes ours if the selected input woke
 
+    def __cinit__(self):
+        self.notifier = Notifier(True)
+
     def configure(self, args):
         self.input = args.read_p("INPUT", INT, 0)
         if not 0 <= self.input < self.ninputs:
             self.input = -1
+        self.notifier.active = self.input >= 0
 
     def initialize(self):
-        self.notifier = Notifier(self.input >= 0)
         self.signals = upstream_signals(self)
         self.relay = self.add_task(False)
         self.signals.add_listener(self.relay)

@@ -206,8 +206,8 @@ cdef class NotifierQueue(SimpleQueue):
       reset (write)            drop every queued packet (out output 1 if connected)
     """
 
-    def initialize(self):
-        SimpleQueue.initialize(self)
+    def __cinit__(self):
+        # made now, not at initialize: neighbours ask for them while initializing
         self.empty_note = Notifier(False)
         self.full_note = Notifier(True)
 
