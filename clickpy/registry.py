@@ -50,9 +50,10 @@ def suggest(name: str) -> str | None:
 
 
 def doc(name: str) -> str:
+    """The class's docstring, its indentation removed (the first line of a
+    docstring is not indented, the rest are)."""
     cls = lookup(name)
     if cls is None:
         raise KeyError(name)
-    text = (cls.__doc__ or "").strip("\n")
-    import textwrap
-    return textwrap.dedent(text).strip() or f"{name}: no documentation"
+    from inspect import cleandoc
+    return cleandoc(cls.__doc__ or "") or f"{name}: no documentation"

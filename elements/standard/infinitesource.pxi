@@ -7,7 +7,7 @@ cdef class InfiniteSource(Element):
 
     Ports: no inputs, 1 output.
     Processing: agnostic. Push: a task sends BURST packets each time it
-    runs. Pull: packets are made on demand.
+    runs. Pull: a pull gets the packets it asks for (BURST does not apply).
 
     Creates packets consisting of DATA and pushes BURST of them each time it
     is scheduled (which is often), until LIMIT packets are sent; a negative
@@ -90,8 +90,8 @@ cdef class InfiniteSource(Element):
     def empty_notifier(self):
         return self.notifier
 
-    cdef inline int _quota(self) noexcept:
-        cdef int n = self.burst
+    cdef inline int _quota(self, int n) noexcept:
+        """n, or fewer if LIMIT is near."""
         if self.limit >= 0 and <int64_t>self.count + n > self.limit:
             n = <int>(self.limit - <int64_t>self.count) if <int64_t>self.count < self.limit else 0
         return n
@@ -105,7 +105,7 @@ cdef class InfiniteSource(Element):
             return 0
         if not self.nonfull.is_active():
             return 0          # a listener of the full notifiers: woken when there is room
-        n = self._quota()
+        n = self._quota(self.burst)
         if n <= 0:
             self._end()
             return 0
@@ -131,11 +131,11 @@ cdef class InfiniteSource(Element):
         if not self.active:
             self.notifier.sleep()
             return 0
-        n = self._quota()
+        n = self._quota(max)
         if n <= 0:
             self._end()
             return 0
-        n = template_fill(self.pool, self.tmpl.ptr, self.tmpl.length, b, n if n < max else max,
+        n = template_fill(self.pool, self.tmpl.ptr, self.tmpl.length, b, n,
                           realtime_ns() if self.timestamp else 0)
         self.count += <uint64_t>n
         return n

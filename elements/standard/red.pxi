@@ -14,10 +14,10 @@ cdef class RED(Element):
     and marks packets with a probability that grows with that average.
     By default the queues are found by following the graph: a push RED uses
     the nearest queues downstream, a pull RED the nearest upstream. Marked
-    packets are dropped, or go out output 1 if it is connected. Within a
-    batch each packet sees the queue length it would meet on its own: the
-    queue plus the packets of the batch accepted before it (push), or the
-    packets still behind it (pull).
+    packets are dropped, or go out output 1 if it is connected. When the
+    queues are the nearest ones, each packet of a batch sees the queue
+    length it would meet on its own: the queue plus the packets of the
+    batch accepted before it (push), or the packets still behind it (pull).
 
     At an average at or below MIN_THRESH no packet is marked; between
     MIN_THRESH and MAX_THRESH the probability grows linearly from 0 to
@@ -66,6 +66,7 @@ cdef class RED(Element):
     cdef PyObject** queues            # SimpleQueue elements (the router keeps them alive)
     cdef int nqueues
     cdef list queue_elements
+    cdef bint batch_offset            # count the batch's packets into the queue length
     cdef str queue_names
 
     def __dealloc__(self):
@@ -105,8 +106,12 @@ cdef class RED(Element):
         self.kill_thresh = 2.0 * max_thresh if gentle and max_p != 1 else max_thresh
 
     def initialize(self):
+        nearby = self._nearby_queues()
         if not self.queue_elements:
-            self.queue_elements = self._nearby_queues()
+            self.queue_elements = nearby
+        # the packets of a batch reach the queues in the batch's wake only if
+        # the queues are the ones next to RED (otherwise they see no offset)
+        self.batch_offset = all(e in nearby for e in self.queue_elements)
         if not self.queue_elements:
             raise self.error("no nearby Queues")
         for e in self.queue_elements:
@@ -200,9 +205,10 @@ cdef class RED(Element):
     cdef int _filter(self, Batch* b, Batch* marked, bint pushing) noexcept:
         """Move the marked packets of b to `marked`, keeping the others in order."""
         cdef uint32_t base = self._queue_size()
-        cdef uint32_t i, k = 0, size
+        cdef uint32_t i, k = 0, size = base
         for i in range(b.n):
-            size = base + k if pushing else base + (b.n - 1 - i)
+            if self.batch_offset:
+                size = base + k if pushing else base + (b.n - 1 - i)
             if self._should_drop(size):
                 marked.idx[marked.n] = b.idx[i]
                 marked.n += 1
