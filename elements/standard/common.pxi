@@ -129,10 +129,13 @@ cdef inline int template_fill(PacketPool pool, const uint8_t* tmpl, uint32_t len
         pool.init_anno(x, length)
         a = &anno[x]
         a.timestamp = timestamp
-        if blocks:
-            copy_blocks(a.data, tmpl, length)
-        else:
-            memcpy(a.data, tmpl, length)
+    # two loops rather than a test per packet
+    if blocks:
+        for i in range(n):
+            copy_blocks(anno[b.idx[i]].data, tmpl, length)
+    else:
+        for i in range(n):
+            memcpy(anno[b.idx[i]].data, tmpl, length)
     b.n = n
     return n
 

@@ -67,8 +67,7 @@ cdef class SimpleQueue(Element):
         cdef bint was_empty = self.tail == self.head
         if n > room:
             n = room
-        for i in range(n):
-            self.ring[(self.tail + i) & self.mask] = b.idx[i]
+        ring_put(self.ring, self.mask, self.tail, b.idx, n)
         self.tail += n
         if self.length() > self.highwater:
             self.highwater = self.length()
@@ -92,8 +91,7 @@ cdef class SimpleQueue(Element):
         cdef bint was_full = n == self.capacity
         if <uint32_t>max < n:
             n = max
-        for i in range(n):
-            b.idx[i] = self.ring[(self.head + i) & self.mask]
+        ring_take(self.ring, self.mask, self.head, b.idx, n)
         self.head += n
         b.n = n
         if self.empty_note is not None:

@@ -11,7 +11,7 @@ from libc.stdlib cimport malloc, realloc, free as c_free
 from libc.stdio cimport sprintf
 
 from clickpy.packet cimport (PacketPool, Batch, Anno, BATCH_MAX, NO_PACKET, HEADROOM,
-                             BUF_SIZE, COPY_SLACK, copy_blocks,
+                             BUF_SIZE, COPY_SLACK, copy_blocks, ring_put, ring_take,
                              PAINT_ANNO, EXTRA_LENGTH_ANNO, FIRST_TIMESTAMP_ANNO)
 from clickpy.element cimport (Element, Task, Timer, Notifier, NotifierSignal,
                               monotonic_ns, realtime_ns)
