@@ -596,8 +596,7 @@ class PacketMaker:
     # -- the result --
     def finish(self, checksum: bool, zero: bool) -> tuple[bytes, int, int]:
         """(packet bytes, transport header offset, extra length)."""
-        if self.flowid is not None and not self.have_trans:
-            self.make_transport()
+        self.make_transport()
         head = bytes(self.ip)
         trans = bytes(self.trans)
         if self.proto == IP_PROTO_TCP and len(trans) >= 13:
