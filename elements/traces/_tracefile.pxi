@@ -143,14 +143,30 @@ cdef inline uint32_t xorshift32(uint32_t* state) noexcept nogil:
 # ---- handler calls (END_CALL) -----------------------------------------------
 
 def check_handler_call(elem, text: str) -> str:
-    """Validate an `element.handler [value]` call (the element must exist)."""
-    target = text.strip().split(None, 1)[0] if text.strip() else ""
+    """Validate an `element.handler [value]` call and return it with the
+    element's full name: as in Click, a name inside a compound element is
+    looked up first among the caller's siblings (`end.active` called from
+    `p0/FromDump@1` means `p0/end.active`), then outward."""
+    target, _, value = text.strip().partition(" ")
     name, dot, handler = target.partition(".")
-    if not dot or not handler:
+    if not dot:
+        if not target:
+            raise elem.error(f"bad handler call '{text}' (expected 'element.handler [value]')")
+        return text.strip()          # a global handler such as `stop`
+    if not name or not handler:
         raise elem.error(f"bad handler call '{text}' (expected 'element.handler [value]')")
+    scope = elem.name
+    while True:
+        slash = scope.rfind("/")
+        if slash < 0:
+            break
+        scope = scope[:slash]
+        if elem.router.element(f"{scope}/{name}") is not None:
+            name = f"{scope}/{name}"
+            break
     if elem.router.element(name) is None:
         raise elem.error(f"handler call '{text}': no element named '{name}'")
-    return text.strip()
+    return f"{name}.{handler}" + (f" {value.strip()}" if value.strip() else "")
 
 
 def call_handler(router, text: str) -> None:
