@@ -6,7 +6,6 @@ imports only the one group module that defines it.
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 
 try:
@@ -45,6 +44,7 @@ def suggest(name: str) -> str | None:
     lowered = {n.lower(): n for n in class_names()}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    import difflib
     close = difflib.get_close_matches(name, class_names(), n=1, cutoff=0.7)
     return close[0] if close else None
 
@@ -53,6 +53,6 @@ def doc(name: str) -> str:
     cls = lookup(name)
     if cls is None:
         raise KeyError(name)
-    text = (cls.__doc__ or "").strip("\n")
     import textwrap
+    text = (cls.__doc__ or "").strip("\n")
     return textwrap.dedent(text).strip() or f"{name}: no documentation"

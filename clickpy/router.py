@@ -10,7 +10,7 @@ leaves nothing open.
 from __future__ import annotations
 
 import sys
-from typing import Callable, Iterable
+from collections.abc import Callable
 
 from clickpy import registry
 from clickpy.lang.graph import ConfigError, Diagnostic, FlatGraph, Location, NOWHERE
