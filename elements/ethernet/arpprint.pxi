@@ -1,41 +1,80 @@
 # EXPORT_ELEMENT ARPPrint
 
-def describe_arp(bytes arp, bytes ether=None) -> str:
-    """tcpdump's one-line description of an ARP packet (Click's ARPPrint)."""
-    out = ""
-    if ether is not None:
-        out += f"{unparse_ether(ether[6:12])} > {unparse_ether(ether[0:6])}: "
-    if len(arp) < 8:
-        return out + f"truncated-arp ({len(arp)})"
-    hrd, pro = load_be16(arp), load_be16(<const uint8_t*>arp + 2)
-    hln, pln, op = arp[4], arp[5], load_be16(<const uint8_t*>arp + 6)
+cdef extern from "<stdio.h>" nogil:
+    int snprintf(char* buf, size_t n, const char* fmt, ...)
+
+cdef enum:
+    ARPPRINT_LINE_MAX = 256         # one line, without the label
+
+
+cdef inline int fmt_ip(char* p, const uint8_t* a) noexcept:
+    return snprintf(p, 16, "%u.%u.%u.%u", a[0], a[1], a[2], a[3])
+
+
+cdef inline int fmt_eth(char* p, const uint8_t* a) noexcept:
+    return snprintf(p, 18, "%02X-%02X-%02X-%02X-%02X-%02X", a[0], a[1], a[2], a[3], a[4], a[5])
+
+
+cdef int fmt_arp(char* p, const uint8_t* arp, int64_t n) noexcept:
+    """The body of an ARPPrint line (describe_arp in C): at most 200 bytes."""
+    cdef char* start = p
+    cdef uint16_t hrd, pro, op
+    cdef uint8_t hln, pln
+    cdef const uint8_t* sha
+    cdef const uint8_t* spa
+    cdef const uint8_t* tha
+    cdef const uint8_t* tpa
+    cdef int i
+    cdef bint zero = True
+    if n < 8:
+        return snprintf(p, 40, "truncated-arp (%d)", <int>n)
+    hrd = load_be16(arp)
+    pro = load_be16(arp + 2)
+    hln = arp[4]
+    pln = arp[5]
+    op = load_be16(arp + 6)
     if (pro != ETHERTYPE_IP and pro != ETHERTYPE_TRAIL) or pln != 4 or hln == 0:
-        return out + f"arp-#{op} for proto #{pro} ({pln}) hardware #{hrd} ({hln})"
-    if len(arp) < 28:
-        return out + f"truncated-arp ({len(arp)})"
-    sha, spa, tha, tpa = arp[8:14], arp[14:18], arp[18:24], arp[24:28]
+        return snprintf(p, 100, "arp-#%u for proto #%u (%u) hardware #%u (%u)", op, pro, pln, hrd, hln)
+    if n < 28:
+        return snprintf(p, 40, "truncated-arp (%d)", <int>n)
+    sha = arp + 8
+    spa = arp + 14
+    tha = arp + 18
+    tpa = arp + 24
     if pro == ETHERTYPE_TRAIL:
-        out += "trailer-"
+        p += snprintf(p, 10, "trailer-")
     if op == ARPOP_REQUEST:
-        out += f"arp who-has {unparse_ip(tpa)}"
-        if tha != bytes(6):
-            out += f" ({unparse_ether(tha)})"
-        out += f" tell {unparse_ip(spa)}"
+        p += snprintf(p, 20, "arp who-has ")
+        p += fmt_ip(p, tpa)
+        for i in range(6):
+            if tha[i]:
+                zero = False
+        if not zero:
+            p += snprintf(p, 3, " (")
+            p += fmt_eth(p, tha)
+            p += snprintf(p, 2, ")")
+        p += snprintf(p, 8, " tell ")
+        p += fmt_ip(p, spa)
     elif op == ARPOP_REPLY:
-        out += f"arp reply {unparse_ip(spa)} is-at {unparse_ether(sha)}"
-    elif op == ARPOP_REVREQUEST:
-        out += f"rarp who-is {unparse_ether(tha)} tell {unparse_ether(sha)}"
-    elif op == ARPOP_REVREPLY:
-        out += f"rarp reply {unparse_ether(tha)} at {unparse_ip(tpa)}"
-    elif op == ARPOP_INVREQUEST:
-        out += f"invarp who-is {unparse_ether(tha)} tell {unparse_ether(sha)}"
-    elif op == ARPOP_INVREPLY:
-        out += f"invarp reply {unparse_ether(tha)} at {unparse_ip(tpa)}"
+        p += snprintf(p, 20, "arp reply ")
+        p += fmt_ip(p, spa)
+        p += snprintf(p, 8, " is-at ")
+        p += fmt_eth(p, sha)
+    elif op == ARPOP_REVREQUEST or op == ARPOP_INVREQUEST:
+        p += snprintf(p, 20, "rarp who-is " if op == ARPOP_REVREQUEST else "invarp who-is ")
+        p += fmt_eth(p, tha)
+        p += snprintf(p, 8, " tell ")
+        p += fmt_eth(p, sha)
+    elif op == ARPOP_REVREPLY or op == ARPOP_INVREPLY:
+        p += snprintf(p, 20, "rarp reply " if op == ARPOP_REVREPLY else "invarp reply ")
+        p += fmt_eth(p, tha)
+        p += snprintf(p, 6, " at ")
+        p += fmt_ip(p, tpa)
     else:
-        out += f"arp-#{op}"
+        p += snprintf(p, 20, "arp-#%u", op)
     if hrd != ARPHRD_ETHER:
-        out += f"hardware #{hrd}"
-    return out
+        p += snprintf(p, 24, "hardware #%u", hrd)
+    return <int>(p - start)
 
 
 cdef class ARPPrint(Element):
@@ -50,7 +89,8 @@ cdef class ARPPrint(Element):
     `is-at` replies, RARP and InARP, or what is wrong with it. The ARP
     header is at the network header annotation; a packet without one is
     read as an Ethernet frame (ARP at byte 14) if its type is ARP, and
-    otherwise not printed.
+    otherwise not printed. Lines are formatted in C and written once per
+    batch.
 
     Keywords:
       TIMESTAMP  Boolean. Print each packet's timestamp (default true).
@@ -65,13 +105,19 @@ cdef class ARPPrint(Element):
     port_count = "1/1"
     processing = "a/a"
 
-    cdef object label
+    cdef bytes label
     cdef bint timestamp, ether, active
     cdef object outfile_name
     cdef object outfile
+    cdef char* text
+    cdef size_t text_cap
+
+    def __dealloc__(self):
+        c_free(self.text)
 
     def configure(self, args):
-        self.label = args.read_p("LABEL", STRING, "")
+        label = args.read_p("LABEL", STRING, "")
+        self.label = label.encode("utf-8", "surrogateescape")[:200]
         self.timestamp = args.read("TIMESTAMP", BOOL, True)
         self.ether = args.read("ETHER", BOOL, False)
         self.outfile_name = args.read("OUTFILE", FILENAME, None)
@@ -91,40 +137,63 @@ cdef class ARPPrint(Element):
 
     cdef int process(self, Batch* b) except -1:
         cdef uint32_t i
-        if not self.active:
+        cdef size_t used = 0, need
+        cdef char* grown
+        if not self.active or b.n == 0:
             return 0
+        need = b.n * (len(self.label) + ARPPRINT_LINE_MAX)
+        if need > self.text_cap:
+            grown = <char*>realloc(self.text, need)
+            if grown == NULL:
+                raise MemoryError()
+            self.text = grown
+            self.text_cap = need
         for i in range(b.n):
-            line = self._line(b.idx[i])
-            if line is not None:
-                if self.outfile is not None:
-                    self.outfile.write(line + "\n")
-                else:
-                    import sys
-                    print(line, file=sys.stderr)
+            used += self._format(self.text + used, b.idx[i])
+        if used:
+            self._emit(self.text[:used].decode("utf-8", "replace"))
         return 0
 
-    cdef object _line(self, uint32_t x):
+    cdef size_t _format(self, char* out, uint32_t x) noexcept:
+        """One line (with its newline) into out, or nothing if x is not ARP."""
         cdef Anno* a = &self.pool.anno[x]
         cdef const uint8_t* base = a.data - a.headroom
-        cdef int32_t net, mac
         cdef const uint8_t* end = a.data + a.len
+        cdef int32_t net, mac
+        cdef char* p = out
+        cdef size_t nlabel = len(self.label)
         if a.net_off >= <int32_t>a.headroom:
             net = a.net_off
         elif a.len >= ETHER_HEADER_LEN and load_be16(a.data + 12) == ETHERTYPE_ARP:
             net = <int32_t>a.headroom + ETHER_HEADER_LEN
         else:
-            return None
+            return 0
         mac = a.mac_off if a.mac_off >= 0 else <int32_t>a.headroom
-        text = ""
-        if self.label:
-            text += f"{self.label}: "
+        if nlabel:
+            memcpy(p, <const char*>self.label, nlabel)
+            p += nlabel
+            p[0] = c':'
+            p[1] = c' '
+            p += 2
         if self.timestamp:
-            text += f"{a.timestamp // 1000000000}.{a.timestamp % 1000000000 // 1000:06d}: "
-        ether = None
+            p += snprintf(p, 40, "%llu.%06llu: ", <unsigned long long>(a.timestamp // 1000000000ULL),
+                          <unsigned long long>(a.timestamp % 1000000000ULL // 1000))
         if self.ether and mac + ETHER_HEADER_LEN <= net and base + mac + ETHER_HEADER_LEN <= end:
-            ether = (<const char*>base + mac)[:ETHER_HEADER_LEN]
-        arp = (<const char*>base + net)[:max(<int>(end - (base + net)), 0)]
-        return text + describe_arp(arp, ether)
+            p += fmt_eth(p, base + mac + 6)
+            p += snprintf(p, 4, " > ")
+            p += fmt_eth(p, base + mac)
+            p += snprintf(p, 3, ": ")
+        p += fmt_arp(p, base + net, end - (base + net))
+        p[0] = c'\n'
+        p += 1
+        return <size_t>(p - out)
+
+    def _emit(self, str text):
+        if self.outfile is not None:
+            self.outfile.write(text)
+        else:
+            import sys
+            sys.stderr.write(text)
 
     def add_handlers(self):
         self.add_read_handler("active", lambda: self.active)

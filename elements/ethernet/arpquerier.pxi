@@ -297,8 +297,7 @@ cdef class ARPQuerier(Element):
                 p[5] = dst & 0xFF
             elif dst == 0:
                 if not self.zero_warned:
-                    self.zero_warned = True
-                    self.warn("would query for 0.0.0.0; missing destination IP annotation?")
+                    self._warn_zero()
                 pool.free(x)
                 self.drops += 1
                 continue
@@ -311,6 +310,11 @@ cdef class ARPQuerier(Element):
         b.n = k
         if k:
             self.output_push(0, b)
+        return 0
+
+    cdef int _warn_zero(self) except -1:
+        self.zero_warned = True
+        self.warn("would query for 0.0.0.0; missing destination IP annotation?")
         return 0
 
     cdef int _wait(self, uint32_t x, Anno* a, uint32_t dst, ArpEntry* e, Batch* q, uint64_t now) except -1:

@@ -270,6 +270,10 @@ cdef class FromDump(Element):
 
     cdef int _at_end(self, size_t need) except -1:
         """The reader could not supply a whole record: clean end, truncation or error."""
+        self._warn_end(need)
+        return FILL_END
+
+    def _warn_end(self, size_t need):
         cdef TraceReader r = self.reader
         if r.read_errno:
             self.warn(f"{self.filename}: read error at offset {r.position}: {r.error_text()}")
@@ -277,7 +281,11 @@ cdef class FromDump(Element):
             self.warn(f"{self.filename}: truncated packet record at offset {r.position} "
                       f"(needs {need} bytes, the file has {r.available()}); ending the trace")
             r.consume(r.available())
-        return FILL_END
+
+    def _warn_corrupt(self, uint32_t caplen):
+        self.warn(f"{self.filename}: bad packet header at offset {self.reader.position} "
+                  f"(capture length {caplen}); giving up")
+        self.reader.consume(self.reader.available())
 
     cdef int _fill(self, Batch* b, Batch* rejects, int max) except -1:
         """Read up to max packets into b (non-IP ones into rejects under
@@ -319,9 +327,7 @@ cdef class FromDump(Element):
                 caplen = wirelen
                 wirelen = tmp
             if caplen > PCAP_MAX_CAPLEN:
-                self.warn(f"{self.filename}: bad packet header at offset {r.position} "
-                          f"(capture length {caplen}); giving up")
-                r.consume(r.available())
+                self._warn_corrupt(caplen)
                 return FILL_END
             # tcptrace writes capture lengths one too long (Click and tcpdump forgive it)
             skip = 0

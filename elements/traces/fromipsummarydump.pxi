@@ -303,54 +303,63 @@ cdef class FromIPSummaryDump(Element):
                 return True
 
     cdef int _fill(self, Batch* b, int max) except -1:
-        """Emit up to max packets into b; returns a FILL_* code."""
+        """Emit up to max packets into b; returns a FILL_* code. Each packet is
+        made from a parsed text line: Python per packet, the slow path by design."""
+        cdef int64_t x
+        cdef uint64_t now = monotonic_ns() if self.timing else 0
+        while b.n < <uint32_t>max:
+            x = self._next_packet(now)
+            if x < 0:
+                return <int>-x
+            b.idx[b.n] = <uint32_t>x
+            b.n += 1
+        return FILL_MORE
+
+    cdef int64_t _next_packet(self, uint64_t now) except? -100:
+        """A packet made from the next dump record, or -FILL_* (end, wait, no memory)."""
         cdef PacketPool pool = self.pool
         cdef Anno* a
         cdef uint32_t x, extra, agg
         cdef uint16_t extra_packets
-        cdef uint64_t first_ts, ts, now = 0
+        cdef uint64_t first_ts, ts
         cdef const uint8_t[:] view
+        if not self.pending and not self._refill_pending():
+            return -FILL_END
+        rec = self.pending[0]     # (data, header length, extra length, timestamp, extra packets,
+        d = rec[0]                #  paint, aggregate, first timestamp)
+        ts = rec[3]
         if self.timing:
-            now = monotonic_ns()
-        while b.n < <uint32_t>max:
-            if not self.pending and not self._refill_pending():
-                return FILL_END
-            d, hl, extra_py, ts_py, xp, paint, aggregate, first_py = self.pending[0]
-            ts = ts_py
-            if self.timing:
-                if not self.timing_started:
-                    self.timing_started = True
-                    self.timing_trace0 = ts
-                    self.timing_real0 = now
-                elif ts > self.timing_trace0 and ts - self.timing_trace0 > now - self.timing_real0:
-                    self.timer.schedule_at(self.timing_real0 + (ts - self.timing_trace0))
-                    return FILL_WAIT
-            x = pool.alloc(len(d))
-            if x == NO_PACKET:
-                return FILL_NOMEM
-            self.pending.pop(0)
-            a = &pool.anno[x]
-            view = d
-            if len(d):
-                memcpy(a.data, &view[0], len(d))
-            a.timestamp = ts
-            a.net_off = <int32_t>a.headroom
-            a.trans_off = a.net_off + <int32_t>hl
-            if len(d) >= 20:
-                memcpy(&a.user[DST_IP_ANNO], &view[16], 4)
-            extra = extra_py
-            memcpy(&a.user[EXTRA_LENGTH_ANNO], &extra, 4)
-            extra_packets = xp
-            memcpy(&a.user[EXTRA_PACKETS_ANNO], &extra_packets, 2)
-            a.user[PAINT_ANNO] = <uint8_t>(paint & 0xFF)
-            agg = aggregate
-            memcpy(&a.user[AGGREGATE_ANNO], &agg, 4)
-            first_ts = first_py
-            memcpy(&a.user[FIRST_TIMESTAMP_ANNO], &first_ts, 8)
-            b.idx[b.n] = x
-            b.n += 1
-            self.count += 1
-        return FILL_MORE
+            if not self.timing_started:
+                self.timing_started = True
+                self.timing_trace0 = ts
+                self.timing_real0 = now
+            elif ts > self.timing_trace0 and ts - self.timing_trace0 > now - self.timing_real0:
+                self.timer.schedule_at(self.timing_real0 + (ts - self.timing_trace0))
+                return -FILL_WAIT
+        x = pool.alloc(len(d))
+        if x == NO_PACKET:
+            return -FILL_NOMEM
+        self.pending.pop(0)
+        a = &pool.anno[x]
+        view = d
+        if len(d):
+            memcpy(a.data, &view[0], len(d))
+        a.timestamp = ts
+        a.net_off = <int32_t>a.headroom
+        a.trans_off = a.net_off + <int32_t>rec[1]
+        if len(d) >= 20:
+            memcpy(&a.user[DST_IP_ANNO], &view[16], 4)
+        extra = rec[2]
+        memcpy(&a.user[EXTRA_LENGTH_ANNO], &extra, 4)
+        extra_packets = rec[4]
+        memcpy(&a.user[EXTRA_PACKETS_ANNO], &extra_packets, 2)
+        a.user[PAINT_ANNO] = <uint8_t>(rec[5] & 0xFF)
+        agg = rec[6]
+        memcpy(&a.user[AGGREGATE_ANNO], &agg, 4)
+        first_ts = rec[7]
+        memcpy(&a.user[FIRST_TIMESTAMP_ANNO], &first_ts, 8)
+        self.count += 1
+        return x
 
     cdef int run_task(self, Task task) except -1:
         cdef Batch* b

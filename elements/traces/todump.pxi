@@ -174,6 +174,7 @@ cdef class ToDump(Element):
         cdef bint extra_length = self.extra_length
         cdef uint64_t ts, now = 0
         cdef uint8_t* p
+        cdef bint failed = False
         if not self.active:
             return 0
         for i in range(b.n):
@@ -186,8 +187,8 @@ cdef class ToDump(Element):
                 wirelen += extra
             p = w.reserve(PCAP_RECORD_HEADER_LEN + caplen)
             if p == NULL:
-                self._write_failed()
-                return 0
+                failed = True
+                break
             ts = a.timestamp
             if ts == 0:
                 if now == 0:
@@ -202,7 +203,10 @@ cdef class ToDump(Element):
             else:
                 memcpy(p + PCAP_RECORD_HEADER_LEN, a.data, caplen)
             w.commit(PCAP_RECORD_HEADER_LEN + caplen)
-        self.count += b.n
+            self.count += 1
+        if failed:
+            self._write_failed()
+            return 0
         if self.unbuffered:
             if w.flush_buffer() < 0:
                 self._write_failed()

@@ -163,18 +163,26 @@ cdef class ToIPSummaryDump(Element):
                 self.warn(f"{self.filename}: {e.strerror}; lines lost")
 
     cdef int _write(self, Batch* b) except -1:
-        cdef uint32_t i
+        cdef BatchView view
         if not self.writer.is_open:
             return 0
-        for i in range(b.n):
-            line = self.summarize(summary_packet(self.pool, b.idx[i]), self.fields, binary=self.binary,
-                                  bad_packets=self.bad_packets, careful_trunc=self.careful_trunc,
-                                  extra_length=self.extra_length)
-            self.writer.write_bytes(line)
-        self.count += b.n
+        view = BatchView.wrap(self.pool, b)
+        try:
+            self._write_lines(view)
+        finally:
+            view.batch = NULL
         if self.flush_timer.heap_pos < 0:
             self.flush_timer.schedule_after(TODUMP_FLUSH_DELAY_NS)
         return 0
+
+    def _write_lines(self, BatchView view):
+        # a text format: Python per packet, the slow path by design
+        for i in range(len(view)):
+            self.writer.write_bytes(self.summarize(
+                summary_packet(self.pool, view.index(i)), self.fields, binary=self.binary,
+                bad_packets=self.bad_packets, careful_trunc=self.careful_trunc,
+                extra_length=self.extra_length))
+            self.count += 1
 
     cdef int run_timer(self, Timer timer) except -1:
         self._flush()

@@ -8,7 +8,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy, memset, memmove
 from libc.stdlib cimport malloc, realloc, free as c_free
 
-from clickpy.packet cimport (PacketPool, Batch, Anno, BATCH_MAX, NO_PACKET, HEADROOM,
+from clickpy.packet cimport (PacketPool, Batch, BatchView, Anno, BATCH_MAX, NO_PACKET, HEADROOM,
                              BUF_SIZE, BIG_BUF_SIZE, COPY_SLACK, CLICKPY_DEBUG_BUILD,
                              copy_blocks, load_be16, load_be32, store_be16, store_be32,
                              DST_IP_ANNO, PAINT_ANNO, EXTRA_PACKETS_ANNO, EXTRA_LENGTH_ANNO,
