@@ -1,6 +1,8 @@
 # cython: language_level=3
 """Ethernet and ARP elements: encapsulation, rewriting, filtering, VLANs,
-the learning bridge, ARP responder, querier and printer.
+the learning bridge, ARP responder, querier and printer, and Classifier
+(here rather than in `standard`, which Click uses, so that configs without
+a Classifier do not load the classification engine at start-up).
 
 One element per .pxi file, included here so the group builds as one module.
 """
@@ -33,3 +35,4 @@ include "setvlananno.pxi"
 include "arpresponder.pxi"
 include "arpquerier.pxi"
 include "arpprint.pxi"
+include "classifier.pxi"
