@@ -47,6 +47,7 @@ cdef class DirectIPLookup(TrieIPLookup):
         cdef Anno* a
         cdef int32_t ports[256]
         cdef uint32_t dst[256]
+        cdef uint32_t leaves[256]
         cdef const uint32_t* root = self.lpm.root
         cdef const uint32_t* nodes = self.lpm.nodes
         cdef const uint32_t* nh_gw = self.nh_gw
@@ -57,6 +58,5 @@ cdef class DirectIPLookup(TrieIPLookup):
             dst[i] = load_be32(&anno[b.idx[i]].user[DST_IP_ANNO])
             prefetch(&root[dst[i] >> 8])
         for i in range(n):
-            a = &anno[b.idx[i]]
-            ports[i] = route_packet(a, lpm_lookup(root, nodes, dst[i], 24, 8), nh_gw, nh_port)
-        return self._emit(b, ports)
+            leaves[i] = lpm_lookup(root, nodes, dst[i], 24, 8)
+        return self._emit(b, ports, route_leaves(anno, b, leaves, nh_gw, nh_port, ports))

@@ -122,8 +122,8 @@ cdef class LinearIPLookup(IPRouteTable):
         cdef Anno* anno = self.pool.anno
         cdef Anno* a
         cdef int32_t ports[256]
+        cdef uint32_t leaves[256]
         cdef uint32_t i
         for i in range(b.n):
-            a = &anno[b.idx[i]]
-            ports[i] = route_packet(a, self._leaf(load_be32(&a.user[DST_IP_ANNO])), self.nh_gw, self.nh_port)
-        return self._emit(b, ports)
+            leaves[i] = self._leaf(load_be32(&anno[b.idx[i]].user[DST_IP_ANNO]))
+        return self._emit(b, ports, route_leaves(anno, b, leaves, self.nh_gw, self.nh_port, ports))

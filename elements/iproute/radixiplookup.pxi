@@ -184,9 +184,12 @@ cdef class RadixIPLookup(TrieIPLookup):
         cdef uint32_t dst[256]
         cdef uint32_t leaves[256]
         cdef uint32_t i, n = b.n
-        for i in range(n):
-            dst[i] = load_be32(&anno[b.idx[i]].user[DST_IP_ANNO])
-        lpm_lookup_batch(root, nodes, dst, leaves, n, 16, 4)
-        for i in range(n):
-            ports[i] = route_packet(&anno[b.idx[i]], leaves[i], nh_gw, nh_port)
-        return self._emit(b, ports)
+        if self.lpm.nodes_live == 0:
+            # no route longer than /16: one read of the first table per packet
+            for i in range(n):
+                leaves[i] = root[anno[b.idx[i]].user[DST_IP_ANNO] << 8 | anno[b.idx[i]].user[DST_IP_ANNO + 1]]
+        else:
+            for i in range(n):
+                dst[i] = load_be32(&anno[b.idx[i]].user[DST_IP_ANNO])
+            lpm_lookup_batch(root, nodes, dst, leaves, n, 16, 4)
+        return self._emit(b, ports, route_leaves(anno, b, leaves, nh_gw, nh_port, ports))
