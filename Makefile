@@ -56,6 +56,8 @@ test-debug: build-debug
 
 bench: build
 	$(PY) bench/report.py $(BENCH_ARGS)
+	$(PY) bench/bench_iproute.py
+	$(PY) bench/bench_pcap.py
 
 clean:
 	rm -rf build $(VENV) .deps.stamp *.egg-info
