@@ -124,7 +124,8 @@ cdef class CheckIPHeader(Element):
 
     Checks IP headers.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Input packets have IP headers starting OFFSET bytes in (default 0).
     Checks that the packet is long enough for an IP header, that the

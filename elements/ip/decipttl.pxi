@@ -5,7 +5,8 @@ cdef class DecIPTTL(Element):
 
     Decrements the IP time-to-live, drops dead packets.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Expects IP packets with the network header annotation set. If the TTL
     is 1 or less (expired), the packet leaves on output 1 (usually to an

@@ -5,7 +5,8 @@ cdef class LinearIPLookup(IPRouteTable):
 
     Simple IP routing table.
 
-    Ports: 1 input, any number of outputs. Processing: push.
+    Ports: 1 input, any number of outputs.
+    Processing: push.
 
     Expects a destination-IP annotation on each packet (CheckIPHeader or
     GetIPAddress sets it). Looks the address up with longest-prefix match,
@@ -25,7 +26,7 @@ cdef class LinearIPLookup(IPRouteTable):
 
     Handlers:
       table (read)           the routes, one `addr/len<TAB>gw<TAB>output` line each
-      lookup (read, with an address parameter)  "OUTPUT [GW]" for that address
+      lookup (read)          with an address parameter: "OUTPUT [GW]" for it
                              (-1 when no route)
       add (write)            add a route `ADDR/MASK [GW] OUT`; fails if the prefix has one
       set (write)            add or replace a route

@@ -137,7 +137,8 @@ cdef class RadixIPLookup(TrieIPLookup):
 
     IP lookup using a radix trie.
 
-    Ports: 1 input, any number of outputs. Processing: push.
+    Ports: 1 input, any number of outputs.
+    Processing: push.
 
     Expects a destination-IP annotation on each packet. Looks the address up
     with longest-prefix match, replaces the annotation with the route's
@@ -157,7 +158,7 @@ cdef class RadixIPLookup(TrieIPLookup):
 
     Handlers:
       table (read)      the routes, one `addr/len<TAB>gw<TAB>output` line each
-      lookup (read, with an address parameter)  "OUTPUT [GW]" for that address
+      lookup (read)     with an address parameter: "OUTPUT [GW]" for it
                         (-1 when no route)
       add (write)       add a route `ADDR/MASK [GW] OUT`; fails if the prefix has one
       set (write)       add or replace a route
