@@ -10,6 +10,15 @@ from libc.string cimport memcpy
 from clickpy.packet cimport Anno, load_be16, load_be32, store_be16, store_be32, DST_IP_ANNO
 from clickpy.checksum cimport csum_add, csum_fold, pseudo_sum
 
+cdef extern from *:
+    """
+    #define CLICKPY_LIKELY(x) __builtin_expect(!!(x), 1)
+    #define CLICKPY_UNLIKELY(x) __builtin_expect(!!(x), 0)
+    """
+    # branch hints for per-packet tests: the valid packet is the fall-through path
+    bint likely "CLICKPY_LIKELY"(bint) noexcept nogil
+    bint unlikely "CLICKPY_UNLIKELY"(bint) noexcept nogil
+
 cdef enum:
     IP_PROTO_ICMP = 1
     IP_PROTO_TCP = 6

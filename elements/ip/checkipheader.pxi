@@ -24,18 +24,18 @@ cdef inline int check_ip_header(Anno* a, uint32_t offset, bint checksum,
     cdef uint8_t* iph = a.data + offset
     cdef int32_t plen = <int32_t>a.len - <int32_t>offset
     cdef uint32_t hlen, length
-    if plen < IP_MIN_HEADER:
+    if unlikely(plen < IP_MIN_HEADER):
         return CHECKIP_TINY
-    if iph[0] == 0x45 and nbad_src == 0:
+    if likely(iph[0] == 0x45 and nbad_src == 0):
         # the common case, version 4 without options: fewest instructions
         length = load_be16(iph + 2)
-        if length > <uint32_t>plen or length < IP_MIN_HEADER:
+        if unlikely(length > <uint32_t>plen or length < IP_MIN_HEADER):
             return CHECKIP_BAD_LENGTH
-        if checksum and not ip_header_checksum_ok(iph, IP_MIN_HEADER):
+        if unlikely(checksum and not ip_header_checksum_ok(iph, IP_MIN_HEADER)):
             return CHECKIP_BAD_CHECKSUM
         a.net_off = <int32_t>(a.headroom + offset)
         a.trans_off = a.net_off + IP_MIN_HEADER
-        if <uint32_t>plen != length:
+        if unlikely(<uint32_t>plen != length):
             a.len -= <uint32_t>plen - length
         copy_dst_ip_anno(a, iph + 16)
         return CHECKIP_OK
@@ -70,8 +70,9 @@ cdef inline uint32_t check_ip_batch(Anno* anno, Batch* b, uint32_t offset, bint 
     for i in range(b.n):
         x = b.idx[i]
         r = check_ip_header(&anno[x], offset, checksum, bad_src, nbad_src, good_dst, ngood_dst)
-        if r == CHECKIP_OK:
-            b.idx[k] = x
+        if likely(r == CHECKIP_OK):
+            if unlikely(k != i):         # compact only once something was rejected
+                b.idx[k] = x
             k += 1
         else:
             rejected[nrej] = x

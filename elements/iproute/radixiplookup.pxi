@@ -176,7 +176,6 @@ cdef class RadixIPLookup(TrieIPLookup):
 
     cdef int push(self, int port, Batch* b) except -1:
         cdef Anno* anno = self.pool.anno
-        cdef Anno* a
         cdef int32_t ports[256]
         cdef const uint32_t* root = self.lpm.root
         cdef const uint32_t* nodes = self.lpm.nodes
@@ -185,10 +184,20 @@ cdef class RadixIPLookup(TrieIPLookup):
         cdef uint32_t dst[256]
         cdef uint32_t leaves[256]
         cdef uint32_t i, n = b.n
-        if self.lpm.nodes_live == 0:
-            # no route longer than /16: one read of the first table per packet
-            for i in range(n):
-                leaves[i] = root[anno[b.idx[i]].user[DST_IP_ANNO] << 8 | anno[b.idx[i]].user[DST_IP_ANNO + 1]]
+        cdef int32_t p, same
+        cdef Anno* a
+        if self.lpm.nodes_live == 0 and n:
+            # no route longer than /16: one read of the first table per packet, one pass
+            a = &anno[b.idx[0]]
+            same = ports[0] = route_packet(a, root[a.user[DST_IP_ANNO] << 8 | a.user[DST_IP_ANNO + 1]],
+                                           nh_gw, nh_port)
+            for i in range(1, n):
+                a = &anno[b.idx[i]]
+                p = route_packet(a, root[a.user[DST_IP_ANNO] << 8 | a.user[DST_IP_ANNO + 1]], nh_gw, nh_port)
+                ports[i] = p
+                if p != same:
+                    same = -2
+            return self._emit(b, ports, same)
         else:
             for i in range(n):
                 dst[i] = load_be32(&anno[b.idx[i]].user[DST_IP_ANNO])
