@@ -119,10 +119,11 @@ class _DeviceNameOnly(Element):
         raise self.error("the device elements are not built in this tree")
 
 
-def known_device_classes():
+def known_device_classes(monkeypatch):
+    """Until the device group is in the tree, make its class names known for this test only."""
     for name in ("FromDevice", "ToDevice"):
         if not registry.has_class(name):
-            registry.register(name, type(name, (_DeviceNameOnly,), {}))
+            monkeypatch.setitem(registry._extra, name, type(name, (_DeviceNameOnly,), {}))
 
 
 def write_pcap(path, frames, t0):
@@ -133,8 +134,8 @@ def write_pcap(path, frames, t0):
     w.close()
 
 
-def test_bridge_config_on_pcap_files(tmp_path):
-    known_device_classes()
+def test_bridge_config_on_pcap_files(tmp_path, monkeypatch):
+    known_device_classes(monkeypatch)
     # LAN 0 holds A and C; LAN 1 holds B and D (D never speaks)
     lan0 = [frame(A, BCAST, b"a-who"), frame(C, A, b"c-to-a"), frame(A, D, b"a-to-d"), frame(A, B, b"a-to-b")]
     lan1 = [frame(B, BCAST, b"b-who"), frame(B, D, b"b-to-d"), frame(B, C, b"b-to-c"), frame(B, A, b"b-to-a")]
@@ -156,8 +157,8 @@ def test_bridge_config_on_pcap_files(tmp_path):
     assert [s for _, s in out0] == [2000, 2001, 2002, 2003]
 
 
-def test_bridge_config_device_variant_parses(tmp_path):
-    known_device_classes()
+def test_bridge_config_device_variant_parses(tmp_path, monkeypatch):
+    known_device_classes(monkeypatch)
     from clickpy.lang import parse_config
     graph = parse_config(BRIDGE.read_text(), str(BRIDGE), defines={"PORT0": "veth0", "PORT1": "veth1"},
                          is_class=registry.has_class)
