@@ -10,7 +10,7 @@ Layout in the guest (relocated from wherever the host keeps them)::
     /usr/lib/python3.X/             stdlib modules as sourceless .pyc
     /usr/lib/python3.X/lib-dynload/ stdlib extension modules, stripped
     /usr/lib/python3.X/site-packages/  everything else (clickpy, ...)
-    /etc/clickpy/appliance.json     what /init runs
+    /etc/clickpy/appliance.conf     what /init runs (a Python dict literal)
     /etc/clickpy/config.click       the config, when given at build time
     /dev/console                    so the kernel can give /init a console
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import pprint
 import shutil
 import stat
 import subprocess
@@ -41,7 +42,7 @@ GUEST_LIBDIR = "/lib/x86_64-linux-gnu"
 
 # What /init itself imports (see init.py), traced to get their dependencies.
 INIT_MODULES = [
-    "ctypes", "fcntl", "socket", "struct", "select", "signal", "json",
+    "ctypes", "fcntl", "socket", "struct", "select", "signal",
     "base64", "zlib", "importlib", "termios", "traceback", "time",
     "encodings.utf_8", "encodings.ascii", "encodings.latin_1", "encodings.aliases",
 ]
@@ -321,7 +322,7 @@ def build_initramfs(
             staged[item.guest] = dst
         _compile_all(opts.python, compile_jobs, opts.optimize)
 
-        guest_files = list(staged) + ["/init", "/etc/clickpy/appliance.json"]
+        guest_files = list(staged) + ["/init", "/etc/clickpy/appliance.conf"]
         if config is not None:
             guest_files.append("/etc/clickpy/config.click")
         dirs = set(_dirs_of(guest_files)) | {
@@ -340,8 +341,8 @@ def build_initramfs(
     entries.append(cpio.symlink("/usr/bin/python" + pyver, "python3"))
     entries.append(cpio.symlink("/bin/python3", GUEST_PYTHON))
     entries.append(cpio.regular("/init", init_text, 0o755, origin=str(INIT_SOURCE)))
-    entries.append(cpio.regular("/etc/clickpy/appliance.json",
-                                json.dumps(settings, indent=1).encode() + b"\n"))
+    entries.append(cpio.regular("/etc/clickpy/appliance.conf",
+                                (pprint.pformat(settings) + "\n").encode()))
     if config is not None:
         entries.append(cpio.regular("/etc/clickpy/config.click", config))
 

@@ -99,10 +99,19 @@ class Control:
 
 def main(argv):
     names = [a for a in argv if not a.startswith("--")] or ["eth0", "eth1"]
-    control_path = None
+    control_path = config = None
     for a in argv:
         if a.startswith("--control="):
             control_path = a.split("=", 1)[1]
+        if a.startswith("--config="):
+            config = a.split("=", 1)[1]
+    if config:
+        with open(config) as fh:
+            print("fwd: config: %s" % fh.readline().strip(), flush=True)
+    present = set(os.listdir("/sys/class/net"))
+    if not all(n in present for n in names[:2]):
+        print("fwd: no %s: nothing to forward" % " and ".join(names[:2]), flush=True)
+        return 3
     socks = [open_nic(n) for n in names[:2]]
     peer = {socks[0].fileno(): socks[1], socks[1].fileno(): socks[0]}
     count = [0]
