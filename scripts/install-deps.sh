@@ -15,12 +15,14 @@ export DEBIAN_FRONTEND=noninteractive
 # linux-source + kernel build deps: the small appliance kernel is built from
 #   Debian's own kernel source with clickpy/appliance/kernel.config.
 # cpio is not needed (the initramfs is written in pure Python) but kept for
-#   inspecting images; xz-utils for the .tar.xz source and xz initramfs.
+#   inspecting images; xz-utils unpacks the .tar.xz source.
+# iproute2, iputils-ping: the appliance tests (namespaces, TAPs, ping A->B).
 APPLIANCE_PACKAGES=(
     qemu-system-x86
     linux-source
-    bc bison flex libelf-dev libssl-dev make gcc
+    bc bison flex libelf-dev libssl-dev make gcc binutils
     cpio xz-utils
+    iproute2 iputils-ping
 )
 
 _missing_packages() {
@@ -41,7 +43,8 @@ _apt_install() {
     echo "install-deps: installing:" $missing >&2
     $sudo apt-get update -qq >/dev/null
     # shellcheck disable=SC2086
-    $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1 \
+        || $sudo apt-get install -y -q --no-install-recommends $missing
 }
 
 install_deps_appliance() {

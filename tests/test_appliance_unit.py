@@ -133,3 +133,65 @@ def test_qemu_command(tmp_path: Path) -> None:
     pc = " ".join(qemu.build_command(qemu.VMConfig(kernel=tmp_path / "k", initrd=tmp_path / "i",
                                                    nics=["t0"], machine="pc"), "tcg"))
     assert "virtio-net-pci" in pc
+
+
+def test_control_frames_roundtrip() -> None:
+    from clickpy.appliance import control
+    buf = bytearray(control.frame(control.F_OPEN, 1) + control.frame(control.F_DATA, 1, b"READ x\n")
+                    + control.frame(control.F_CLOSE, 1) + control.frame(control.F_DATA, 2, b"par"))
+    buf = buf[:-1]  # a partial frame stays in the buffer
+    assert control.parse(buf) == [(1, 1, b""), (2, 1, b"READ x\n"), (3, 1, b"")]
+    assert bytes(buf) == control.frame(control.F_DATA, 2, b"par")[:-1]
+
+
+def test_control_relay_multiplexes_clients(tmp_path: Path) -> None:
+    """The host relay against a fake guest that echoes each channel's bytes."""
+    import socket
+    import threading
+    from clickpy.appliance import control
+    port_path = tmp_path / "c.sock.qemu"
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(port_path))
+    srv.listen(1)
+    relay = control.ControlRelay(tmp_path / "c.sock", port_path)
+    relay.start()
+    guest, _ = srv.accept()
+
+    def fake_guest() -> None:
+        buf = bytearray()
+        while True:
+            data = guest.recv(4096)
+            if not data:
+                return
+            buf += data
+            for kind, ch, payload in control.parse(buf):
+                if kind == control.F_OPEN:
+                    guest.sendall(control.frame(control.F_DATA, ch, b"hello %d\r\n" % ch))
+                elif kind == control.F_DATA:
+                    if payload == b"bye\n":
+                        guest.sendall(control.frame(control.F_CLOSE, ch))
+                    else:
+                        guest.sendall(control.frame(control.F_DATA, ch, payload.upper()))
+
+    t = threading.Thread(target=fake_guest, daemon=True)
+    t.start()
+    a = socket.socket(socket.AF_UNIX)
+    a.connect(str(tmp_path / "c.sock"))
+    b = socket.socket(socket.AF_UNIX)
+    b.connect(str(tmp_path / "c.sock"))
+    a.settimeout(5)
+    b.settimeout(5)
+    assert a.recv(100) == b"hello 1\r\n"
+    assert b.recv(100) == b"hello 2\r\n"
+    b.sendall(b"read y\n")
+    a.sendall(b"read x\n")
+    assert a.recv(100) == b"READ X\n"
+    assert b.recv(100) == b"READ Y\n"
+    a.sendall(b"bye\n")
+    assert a.recv(100) == b""  # the guest closed channel 1
+    assert stat.S_IMODE((tmp_path / "c.sock").stat().st_mode) == 0o600
+    relay.stop()
+    b.close()
+    guest.close()
+    srv.close()
+    assert relay.error is None

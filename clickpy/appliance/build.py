@@ -44,6 +44,10 @@ RUNTIME_TRACE_NO_CONFIG = ["-c", "import clickpy.cli"]
 # Imported lazily at run time (not reached by `check`): packaged anyway.
 RUNTIME_EXTRA_MODULES = ["select", "signal", "socket", "mmap", "errno", "struct"]
 
+# The goal for kernel + initramfs; with compression "auto" the initramfs is
+# gzip (faster to boot) when that fits, else xz.
+SIZE_BUDGET = 6_000_000
+
 # A config up to this size goes on the kernel command line (base64 of zlib);
 # larger ones in a second initramfs. x86's command line holds 2048 bytes.
 CMDLINE_CONFIG_LIMIT = 1200
@@ -127,6 +131,8 @@ def build(
         payload = clickpy_payload(config)
     image = kernel.build_kernel(log=log)
     log(f"appliance: kernel {image}")
+    if opts.compression == "auto" and opts.budget is None:
+        opts.budget = SIZE_BUDGET - image.stat().st_size - 4
     img = initramfs.build_initramfs(payload, config_bytes, opts)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(image, out / "bzImage")
@@ -144,7 +150,7 @@ def build(
         kernel_bytes=(out / "bzImage").stat().st_size,
         initramfs_bytes=len(data),
         initramfs_raw_bytes=img.raw_size,
-        compression=opts.compression,
+        compression=img.compression,
         python=_python_version(opts.python),
         entry=payload.entry,
         argv=payload.argv,

@@ -42,7 +42,7 @@ GUEST_LIBDIR = "/lib/x86_64-linux-gnu"
 
 # What /init itself imports (see init.py), traced to get their dependencies.
 INIT_MODULES = [
-    "ctypes", "fcntl", "socket", "struct", "select", "signal",
+    "ctypes", "fcntl", "_socket", "socket", "struct", "select", "signal",
     "base64", "zlib", "importlib", "termios", "traceback", "time",
     "encodings.utf_8", "encodings.ascii", "encodings.latin_1", "encodings.aliases",
 ]
@@ -75,7 +75,11 @@ class Payload:
 @dataclass
 class BuildOptions:
     python: str = sys.executable
-    compression: str = "xz"
+    # "auto": gzip if the initramfs fits ``budget`` bytes that way, else xz.
+    # Under TCG the kernel unpacks gzip ~3x faster than xz (0.3 s against
+    # 1.1 s for 10 MB), but xz is ~30% smaller.
+    compression: str = "auto"
+    budget: int | None = None
     optimize: int = 0  # 0, 1 (no asserts) or 2 (no docstrings either)
     strip: bool = True
 
@@ -97,6 +101,7 @@ class Image:
     raw_size: int
     compressed: bytes
     report: str
+    compression: str
 
 
 class BuildError(RuntimeError):
@@ -333,6 +338,10 @@ def build_initramfs(
             entries.append(cpio.directory(d, 0o1777 if d == "/tmp" else 0o755))
         entries.append(cpio.chardev("/dev/console", 5, 1))
         entries.append(cpio.chardev("/dev/null", 1, 3, 0o666))
+        # Python reads /dev/urandom at start-up when getrandom() would block
+        # and PYTHONHASHSEED is unset (any VMM but ours), before /init mounts /dev
+        entries.append(cpio.chardev("/dev/urandom", 1, 9, 0o666))
+        entries.append(cpio.chardev("/dev/random", 1, 8, 0o666))
         for guest in sorted(staged):
             item = plan.items[guest]
             entries.append(cpio.regular(guest, Path(staged[guest]).read_bytes(),
@@ -347,8 +356,16 @@ def build_initramfs(
         entries.append(cpio.regular("/etc/clickpy/config.click", config))
 
     raw = cpio.newc_bytes(entries)
-    packed = cpio.compress(raw, opts.compression)
-    return Image(entries, len(raw), packed, size_report(entries, len(packed)))
+    method = opts.compression
+    if method == "auto":
+        packed = cpio.compress(raw, "gzip")
+        method = "gzip"
+        if opts.budget is not None and len(packed) > opts.budget:
+            packed, method = cpio.compress(raw, "xz"), "xz"
+    else:
+        packed = cpio.compress(raw, method)
+    report = size_report(entries, len(packed)) + f"\ncompression: {method}"
+    return Image(entries, len(raw), packed, report, method)
 
 
 def config_overlay(config: bytes, compression: str = "none") -> bytes:

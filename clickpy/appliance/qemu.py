@@ -14,10 +14,12 @@ with QEMU opening the TAP by name (``script=no``): the TAP must exist in
 QEMU's network namespace when it starts.
 
 Control: a virtio-serial port named ``org.clickpy.control`` whose host end
-is a Unix socket (QEMU listens, ``server=on,wait=off``). In the guest, /init
-bridges it to the router's ControlSocket (see init.py), so a ControlSocket
-client on the host connects to that Unix socket and speaks Click's
-ControlSocket protocol to the router in the VM, one client at a time.
+QEMU serves as a Unix socket (``<control>.qemu``); a ``ControlRelay``
+thread (control.py) holds that open and serves the public socket
+``<control>``, multiplexing clients over the port. In the guest, /init
+bridges each client to the router's ControlSocket (see init.py), so a
+ControlSocket client on the host connects to ``<control>`` and speaks Click's
+ControlSocket protocol to the router in the VM.
 
 Stop: the guest reboots to stop; ``-no-reboot`` turns that into QEMU exiting.
 """
@@ -34,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .control import ControlRelay, qemu_socket_path
 from .kernel import cache_root
 
 QEMU = "qemu-system-x86_64"
@@ -41,11 +44,26 @@ CONTROL_PORT_NAME = "org.clickpy.control"
 
 # Kernel command line. reboot=t: a reboot is a triple fault (works on every
 # machine type, no ACPI needed) and QEMU exits on it (-no-reboot); panic=-1:
-# a panic reboots at once; quiet: serial output is slow under TCG.
+# a panic reboots at once; quiet: serial output is slow under TCG;
+# noapictimer: under TCG the local APIC timer fails its calibration anyway,
+# after ~0.25 s spent calibrating it (the PIT serves as clock event device).
 BASE_CMDLINE = [
     "console=ttyS0", "reboot=t", "panic=-1", "quiet", "random.trust_cpu=on",
     "8250.nr_uarts=1", "tsc=reliable", "no_timer_check",
 ]
+TCG_CMDLINE = ["noapictimer"]
+
+
+# A router sees frames as they are on the wire: no checksum offload, no
+# TSO/GSO/UFO super-frames in either direction (the host kernel segments
+# before the TAP). Otherwise a TCP flow hands the guest 64 KB frames that an
+# AF_PACKET forwarder cannot send out as they are.
+NIC_NO_OFFLOADS = ",".join(
+    f"{prop}=off" for prop in (
+        "csum", "guest_csum", "gso", "guest_tso4", "guest_tso6", "guest_ecn",
+        "guest_ufo", "host_tso4", "host_tso6", "host_ecn", "host_ufo",
+    )
+)
 
 
 class QemuError(RuntimeError):
@@ -81,9 +99,11 @@ def build_command(vm: VMConfig, accel: str) -> list[str]:
     if qemu is None:
         raise QemuError(f"{QEMU} not found: run scripts/install-deps.sh appliance")
     seed = vm.hash_seed if vm.hash_seed is not None else secrets.randbelow(2**32)
-    cmdline = BASE_CMDLINE + [f"PYTHONHASHSEED={seed}"] + vm.cmdline_extra
+    cmdline = BASE_CMDLINE + (TCG_CMDLINE if accel == "tcg" else [])
+    cmdline += [f"PYTHONHASHSEED={seed}"] + vm.cmdline_extra
     if vm.machine == "microvm":
-        machine = "microvm,acpi=off,x-option-roms=off,rtc=off"
+        # keep the RTC: without it the kernel spends 1 s (TCG) failing to read it
+        machine = "microvm,acpi=off,x-option-roms=off"
         net_dev, serial_bus, rng_dev = "virtio-net-device", "virtio-serial-device", None
     elif vm.machine == "pc":
         machine = "pc"
@@ -103,11 +123,12 @@ def build_command(vm: VMConfig, accel: str) -> list[str]:
         mac = vm.macs[i] if i < len(vm.macs) else _mac(i, str(vm.initrd))
         cmd += [
             "-netdev", f"tap,id=n{i},ifname={tap},script=no,downscript=no",
-            "-device", f"{net_dev},netdev=n{i},mac={mac}",
+            "-device", f"{net_dev},netdev=n{i},mac={mac},{NIC_NO_OFFLOADS}",
         ]
     if vm.control_socket is not None:
         cmd += [
-            "-chardev", f"socket,id=ctl,path={vm.control_socket},server=on,wait=off",
+            "-chardev",
+            f"socket,id=ctl,path={qemu_socket_path(vm.control_socket)},server=on,wait=off",
             "-device", f"{serial_bus},id=vser",
             "-device", f"virtserialport,bus=vser.0,chardev=ctl,name={CONTROL_PORT_NAME}",
         ]
@@ -166,28 +187,47 @@ class RunningVM:
     command: list[str]
     started: float  # time.monotonic() when QEMU was started
     accel: str
+    relay: ControlRelay | None = None
+
+    def _done(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+            try:
+                qemu_socket_path(self.relay.public).unlink()
+            except FileNotFoundError:
+                pass
+            self.relay = None
 
     def wait(self, timeout: float | None = None) -> int:
-        return self.proc.wait(timeout)
+        rc = self.proc.wait(timeout)
+        self._done()
+        return rc
 
     def stop(self, timeout: float = 5.0) -> int:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                return self.proc.wait(timeout)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.wait()
+        rc = self.proc.wait()
+        self._done()
+        return rc
 
 
 def start(vm: VMConfig, stdout=None, stdin=subprocess.DEVNULL) -> RunningVM:
+    """Start QEMU (and the control relay, if the VM has a control socket)."""
     accel = choose_accel(vm)
     cmd = build_command(vm, accel)
+    relay = None
     if vm.control_socket is not None:
         try:
-            os.unlink(vm.control_socket)
+            qemu_socket_path(vm.control_socket).unlink()
         except FileNotFoundError:
             pass
+        relay = ControlRelay(vm.control_socket, qemu_socket_path(vm.control_socket))
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT, stdin=stdin)
-    return RunningVM(proc, cmd, t0, accel)
+    if relay is not None:
+        relay.start()
+    return RunningVM(proc, cmd, t0, accel, relay)

@@ -87,7 +87,7 @@ def _console(running: qemu.RunningVM, timeout: float = 60.0) -> str:
 class Control:
     """A client for the ControlSocket stand-in, over the VM's control channel."""
 
-    def __init__(self, path: Path, timeout: float = 30.0):
+    def __init__(self, path: Path, timeout: float = 60.0):
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -173,7 +173,7 @@ import os, socket, struct, subprocess, sys, time
 tap_b, ns_a, addr_a, addr_b, tap_a, timeout, interval = sys.argv[1:]
 rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
 rx.bind((tap_b, 0x0806)); rx.settimeout(float(timeout))
-sender = subprocess.Popen(["ip", "netns", "exec", ns_a, "python3", "-c", '''
+sender = subprocess.Popen(["ip", "netns", "exec", ns_a, "python3", "-c", r'''
 import socket, sys, time
 tap, a, b, interval = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((tap, 0))
