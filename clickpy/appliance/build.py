@@ -69,6 +69,7 @@ def clickpy_payload(config: Path | None) -> Payload:
         trace_args=trace,
         packages=["clickpy"],
         modules=list(RUNTIME_EXTRA_MODULES),
+        trace_cwd="/",  # the installed clickpy, not a checkout in the cwd
     )
 
 

@@ -270,9 +270,29 @@ def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
     trace.merge(trace_imports(opts.python, payload.trace_args, env=payload.trace_env,
                               cwd=payload.trace_cwd))
     if payload.packages:
-        trace.merge(trace_imports(
-            opts.python, ["-c", "import " + ", ".join(payload.packages)],
-            env=payload.trace_env, cwd=payload.trace_cwd))
+        # Import every module of the whole packages (element modules a later
+        # config may use), keeping the stdlib modules they need. Third-party
+        # modules come only from the payload's own trace: a module that
+        # imports numpy at the top must not pull it into every image.
+        walk = (
+            "import importlib, pkgutil, sys\n"
+            "for top in sys.argv[1:]:\n"
+            "    pkg = importlib.import_module(top)\n"
+            "    for m in pkgutil.walk_packages(pkg.__path__, top + '.'):\n"
+            "        try:\n"
+            "            importlib.import_module(m.name)\n"
+            "        except Exception:\n"
+            "            pass\n"
+        )
+        whole = trace_imports(opts.python, ["-c", walk, *payload.packages],
+                              env=payload.trace_env, cwd=payload.trace_cwd)
+        std = (os.path.realpath(whole.stdlib), os.path.realpath(whole.platstdlib))
+        for name, mod in whole.modules.items():
+            f = mod.get("file")
+            real = os.path.realpath(f) if f else ""
+            in_std = any(real.startswith(d + os.sep) for d in std) and "site-packages" not in real
+            if name.split(".")[0] in payload.packages or in_std or not f:
+                trace.modules.setdefault(name, mod)
     return trace
 
 

