@@ -52,6 +52,7 @@ BASE_CMDLINE = [
     "8250.nr_uarts=1", "tsc=reliable", "no_timer_check",
 ]
 TCG_CMDLINE = ["noapictimer"]
+TCG_CPU = "max"
 
 
 # A router sees frames as they are on the wire: no checksum offload, no
@@ -110,7 +111,7 @@ def build_command(vm: VMConfig, accel: str) -> list[str]:
         net_dev, serial_bus, rng_dev = "virtio-net-pci", "virtio-serial-pci", None
     else:
         raise QemuError(f"unknown machine {vm.machine!r} (microvm, pc)")
-    cpu = "host" if accel == "kvm" else "max"
+    cpu = "host" if accel == "kvm" else os.environ.get("CLICKPY_APPLIANCE_CPU", TCG_CPU)
     cmd = [
         qemu, "-M", machine, "-accel", accel, "-cpu", cpu,
         "-m", str(vm.memory_mb), "-smp", "1",

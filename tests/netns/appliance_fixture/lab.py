@@ -87,7 +87,8 @@ class Lab:
         return sh("ping", "-c", str(count), "-W", str(timeout), "-i", "0.2", ADDR_B,
                   ns=self.ns_a, check=False)
 
-    def tcp_transfer(self, nbytes: int, port: int = 5201, timeout: float = 60.0) -> tuple[int, float]:
+    def tcp_transfer(self, nbytes: int, port: int = 5201, timeout: float = 60.0,
+                     rate: int = 250_000) -> tuple[int, float]:
         """Send ``nbytes`` from A to B over TCP; return (bytes B received, seconds)."""
         server = subprocess.Popen(
             ["ip", "netns", "exec", self.ns_b, "python3", "-c", _TCP_SINK, ADDR_B, str(port)],
@@ -98,7 +99,7 @@ class Lab:
             t0 = time.monotonic()
             client = subprocess.run(
                 ["ip", "netns", "exec", self.ns_a, "python3", "-c", _TCP_SOURCE,
-                 ADDR_B, str(port), str(nbytes)],
+                 ADDR_B, str(port), str(nbytes), str(rate)],
                 capture_output=True, text=True, timeout=timeout,
             )
             out, err = server.communicate(timeout=timeout)
@@ -145,8 +146,8 @@ class Lab:
 _TCP_SINK = r"""
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(60)
-c, _ = s.accept(); c.settimeout(60); n = 0
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(120)
+c, _ = s.accept(); c.settimeout(120); n = 0
 while True:
     d = c.recv(65536)
     if not d: break
@@ -154,9 +155,16 @@ while True:
 print(n)
 """
 
+# Paced (SO_MAX_PACING_RATE, bytes/s): the stand-in forwarder is pure Python
+# under TCG; an unpaced burst overflows its queues and TCP then spends its
+# time in retransmission back-off instead of testing the data path.
 _TCP_SOURCE = r"""
 import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+SO_MAX_PACING_RATE = 47
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, int(sys.argv[4]))
+s.settimeout(120)
+s.connect((sys.argv[1], int(sys.argv[2])))
 left = int(sys.argv[3]); chunk = bytes(range(256)) * 256
 while left > 0:
     n = s.send(chunk[:left]); left -= n
