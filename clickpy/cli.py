@@ -1,0 +1,624 @@
+"""The `clickpy` command: run, check, flatten and draw Click configurations.
+
+    clickpy run [FILE | -f FILE | -e EXPR] [NAME=VALUE ...] [OPTIONS]
+    clickpy check [FILE | -e EXPR] [NAME=VALUE ...]
+    clickpy flatten [FILE | -e EXPR] [NAME=VALUE ...] [-o OUT]
+    clickpy elements [CLASS]
+    clickpy viz [FILE | -e EXPR] [-o graph.svg|graph.dot]
+
+`run` takes the options of Click's `click` program and prints handler values
+in its format, so a Click user's scripts keep working (`clickpy FILE ...`
+without a subcommand means `clickpy run FILE ...`).  Errors are printed as
+`file:line:col: message` with the source line and a caret, and the exit
+status is 1; a Python traceback is never shown.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+PROG = "clickpy"
+
+USAGE = """\
+Usage: clickpy COMMAND [OPTION]... [ROUTERFILE] [NAME=VALUE]...
+
+Commands:
+  run        Run a router configuration (the default command).
+  check      Parse, instantiate and check a configuration; exit status says.
+  flatten    Print the configuration as a flat Click configuration.
+  elements   List the element classes, or print one class's documentation.
+  viz        Draw the configuration's graph (Graphviz .dot or .svg).
+  handler    Read or write handlers of a running router (not yet available).
+  top        Live view of a running router (not yet available).
+
+Options for run, check, flatten and viz:
+  -f, --file FILE               Read router configuration from FILE.
+  -e, --expression EXPR         Use EXPR as router configuration.
+  NAME=VALUE                    Define configuration parameter $NAME.
+  -C, --clickpath PATH          Search PATH (colon-separated) for libraries.
+  -w, --no-warnings             Do not print warnings.
+Options for run:
+  -h, --handler ELEMENT.H       Print ELEMENT's read handler H after running.
+  -x, --exit-handler ELEMENT.H  Use handler ELEMENT.H's value as exit status.
+  -o, --output FILE             Write flat configuration to FILE.
+  -q, --quit                    Initialize, then quit without running.
+  -t, --time                    Print how long the driver ran.
+  -p, --port PORT               Listen for control connections on TCP port.
+  -u, --unix-socket FILE        Listen for control connections on Unix socket.
+  -j, --threads N               Run N worker processes.
+      --help                    Print this message and exit.
+  -v, --version                 Print version number and exit.
+"""
+
+VERSION = "0.1"
+
+
+class _Fail(Exception):
+    """A user-facing error: print the message and exit 1."""
+
+
+def _write(stream, text: str) -> None:
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        stream.write(text.encode(getattr(stream, "encoding", None) or "utf-8",
+                                 "backslashreplace").decode(getattr(stream, "encoding", None)
+                                                            or "utf-8", "replace"))
+
+
+def _eprint(text: str) -> None:
+    _write(sys.stderr, text if text.endswith("\n") else text + "\n")
+
+
+def _print_diagnostics(diags, warnings: bool = True) -> None:
+    from clickpy.lang.graph import NOWHERE
+    for d in diags:
+        if d.severity != "error" and not warnings:
+            continue
+        if d.location == NOWHERE:   # no source position: say who is talking instead
+            _eprint(f"{PROG}: {'' if d.severity == 'error' else 'warning: '}{d.message}")
+        else:
+            _eprint(d.format())
+
+
+# ---------------------------------------------------------------------------
+# Option parsing (Click's Clp conventions: -xVALUE, -x VALUE, --long=VALUE, --long VALUE)
+
+# option name -> (key, takes a value, repeatable)
+_COMMON = {
+    "f": ("file", True, False), "file": ("file", True, False),
+    "e": ("expr", True, False), "expression": ("expr", True, False),
+    "C": ("clickpath", True, True), "clickpath": ("clickpath", True, True),
+    "w": ("nowarn", False, False), "no-warnings": ("nowarn", False, False),
+    "warnings": ("warn", False, False),
+    "help": ("help", False, False),
+}
+_RUN = dict(_COMMON, **{
+    "h": ("handler", True, True), "handler": ("handler", True, True),
+    "x": ("exit_handler", True, False), "exit-handler": ("exit_handler", True, False),
+    "o": ("output", True, False), "output": ("output", True, False),
+    "q": ("quit", False, False), "quit": ("quit", False, False),
+    "t": ("time", False, False), "time": ("time", False, False),
+    "p": ("port", True, True), "port": ("port", True, True),
+    "u": ("unix", True, True), "unix-socket": ("unix", True, True),
+    "j": ("threads", True, False), "threads": ("threads", True, False),
+    "v": ("version", False, False), "version": ("version", False, False),
+})
+_FLATTEN = dict(_COMMON, **{"o": ("output", True, False), "output": ("output", True, False)})
+
+
+def _parse_options(argv: list[str], spec: dict) -> tuple[dict, list[str]]:
+    opts: dict = {}
+    pos: list[str] = []
+
+    def put(name: str, value) -> None:
+        key, _, repeat = spec[name]
+        if repeat:
+            opts.setdefault(key, []).append(value)
+        elif key in opts and value is not True:
+            raise _Fail(f"option '{'-' if len(name) == 1 else '--'}{name}' given twice")
+        else:
+            opts[key] = value
+
+    i = 0
+    n = len(argv)
+    while i < n:
+        a = argv[i]
+        i += 1
+        if a == "--":
+            pos.extend(argv[i:])
+            break
+        if a.startswith("--"):
+            name, eq, value = a[2:].partition("=")
+            if name not in spec or len(name) == 1:
+                raise _Fail(f"unrecognized option '{a}'")
+            if spec[name][1]:
+                if not eq:
+                    if i >= n:
+                        raise _Fail(f"option '--{name}' requires an argument")
+                    value = argv[i]
+                    i += 1
+                put(name, value)
+            elif eq:
+                raise _Fail(f"option '--{name}' takes no argument")
+            else:
+                put(name, True)
+        elif a.startswith("-") and a != "-":
+            j = 1
+            while j < len(a):
+                ch = a[j]
+                j += 1
+                if ch not in spec:
+                    raise _Fail(f"unrecognized option '-{ch}'")
+                if spec[ch][1]:
+                    value = a[j:]
+                    if not value:
+                        if i >= n:
+                            raise _Fail(f"option '-{ch}' requires an argument")
+                        value = argv[i]
+                        i += 1
+                    put(ch, value)
+                    break
+                put(ch, True)
+        else:
+            pos.append(a)
+    return opts, pos
+
+
+def _is_definition(arg: str) -> bool:
+    eq = arg.find("=")
+    return eq > 0 and all(c.isascii() and (c.isalnum() or c == "_") for c in arg[:eq])
+
+
+def _config_source(opts: dict, pos: list[str]) -> tuple[str | None, bool, dict[str, str]]:
+    """(router file or expression, is it an expression, NAME=VALUE definitions)."""
+    source = None
+    is_expr = False
+    if "file" in opts:
+        source = opts["file"]
+    if "expr" in opts:
+        if source is not None:
+            raise _Fail("router configuration specified twice")
+        source, is_expr = opts["expr"], True
+    defines: dict[str, str] = {}
+    for a in pos:
+        if _is_definition(a):
+            name, _, value = a.partition("=")
+            if name in defines:
+                raise _Fail(f"parameter '{name}' multiply defined")
+            defines[name] = value
+        elif source is not None:
+            raise _Fail("router configuration specified twice")
+        else:
+            source = a
+    return source, is_expr, defines
+
+
+def _load(opts: dict, pos: list[str]):
+    """Parse the configuration named by the options; return (graph, source name)."""
+    from clickpy.lang import parse_config
+    source, is_expr, defines = _config_source(opts, pos)
+    search = []
+    for p in opts.get("clickpath", []):
+        search.extend(d for d in p.split(":") if d)
+    if is_expr:
+        text, name = source, "<expr>"
+    elif source is None or source == "-":
+        text, name = sys.stdin.buffer.read().decode("utf-8", "surrogateescape"), "<stdin>"
+    else:
+        try:
+            with open(source, "rb") as f:
+                text = f.read().decode("utf-8", "surrogateescape")
+        except OSError as e:
+            raise _Fail(f"{source}: {e.strerror or e}") from None
+        name = source
+    graph = parse_config(text, name, defines=defines, search_path=search)
+    return graph, name
+
+
+def _warnings_on(opts: dict) -> bool:
+    return not opts.get("nowarn") or bool(opts.get("warn"))
+
+
+def _import_router():
+    try:
+        from clickpy.router import Router
+    except ImportError as e:
+        raise _Fail(f"the runtime is not available ({e})") from None
+    return Router
+
+
+# ---------------------------------------------------------------------------
+# Handlers, as click(1) prints them
+
+
+def _handler_names(router) -> set[str]:
+    try:
+        return set(router.handler_names())
+    except Exception:
+        return set()
+
+
+def _read_handler(router, full: str, print_name: bool, out) -> bool:
+    try:
+        value = router.handler(full)
+    except Exception as e:
+        from clickpy.lang.graph import ConfigError
+        if isinstance(e, ConfigError):
+            _print_diagnostics(e.diagnostics)
+        else:
+            _eprint(f"{PROG}: no '{full}' handler")
+        return False
+    value = "" if value is None else str(value)
+    if print_name:
+        out.write(f"{full}:\n")
+    if value and not value.endswith("\n"):
+        value += "\n"
+    _write(out, value)
+    if print_name:
+        out.write("\n")
+    return True
+
+
+def call_read_handlers(router, graph, handlers: list[str], out=None) -> bool:
+    """Print each handler's value as click(1) does: just the value for a single
+    handler, `name:\\nvalue\\n` blocks when there are several.  An element part
+    may be a glob pattern or a class name."""
+    from fnmatch import fnmatchcase
+    out = out or sys.stdout
+    print_names = len(handlers) > 1
+    elements = [(e.name, e.class_name) for e in graph.elements]
+    ok = True
+    for h in handlers:
+        if "." not in h:
+            ok &= _read_handler(router, h, print_names, out)
+            continue
+        ename, hname = h.split(".", 1)
+        if any(e == ename for e, _ in elements) or not elements:
+            ok &= _read_handler(router, h, print_names, out)
+            continue
+        is_pattern = any(c in ename for c in "?*[")
+        names = _handler_names(router)
+        matched = [e for e, cls in elements
+                   if (fnmatchcase(e, ename) if is_pattern else cls == ename)]
+        if not matched:
+            # maybe an element the runtime added; let it answer
+            if not is_pattern and f"{ename}.{hname}" in names:
+                ok &= _read_handler(router, h, print_names, out)
+                continue
+            _eprint(f"{PROG}: no element {'matching ' if is_pattern else ''}'{ename}'")
+            ok = False
+            continue
+        for e in matched:
+            full = f"{e}.{hname}"
+            if names and full not in names:
+                continue
+            ok &= _read_handler(router, full, True, out)
+    return ok
+
+
+def _exit_value(router, handler: str) -> int:
+    from clickpy.lang.strings import parse_click_int, uncomment
+    try:
+        value = str(router.handler(handler))
+    except Exception:
+        _eprint(f"{PROG}: no '{handler}' handler")
+        return 255
+    text = uncomment(value)
+    v = parse_click_int(text, True)
+    if v is not None:
+        return v & 0xFF
+    b = {"true": 0, "yes": 0, "1": 0, "t": 0, "y": 0,
+         "false": 1, "no": 1, "0": 1, "f": 1, "n": 1}.get(text)
+    if b is not None:
+        return b
+    _eprint(f"{PROG}: exit handler value should be integer")
+    return 255
+
+
+# ---------------------------------------------------------------------------
+# Subcommands
+
+
+def _control_sockets(graph, opts: dict) -> None:
+    from clickpy.lang.graph import ElementDecl, Location
+    from clickpy.lang.strings import is_word, quote
+    loc = Location("<command line>")
+    n = 0
+    for port in opts.get("port", []):
+        p = port[:-1] if port.endswith("+") else port
+        if not (p.isdigit() and 0 < int(p) < 65536):
+            raise _Fail(f"'--port' expects a TCP port number, not '{port}'")
+        name = "click_driver@@ControlSocket" + (f"@{n}" if n else "")
+        graph.elements.append(ElementDecl(name, "ControlSocket", f"TCP, {port}", loc))
+        n += 1
+    for path in opts.get("unix", []):
+        name = "click_driver@@ControlSocket" + (f"@{n}" if n else "")
+        graph.elements.append(ElementDecl(name, "ControlSocket",
+                                          f"UNIX, {path if is_word(path) else quote(path)}", loc))
+        n += 1
+
+
+def _from_graph(Router, graph, warnings: bool, threads: int | None):
+    kwargs = {"warnings": warnings}
+    if threads and threads > 1:
+        import inspect
+        try:
+            params = inspect.signature(Router.from_graph).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "workers" in params:
+            kwargs["workers"] = threads
+        elif warnings:
+            _eprint(f"{PROG}: warning: -j {threads}: multiple workers are not supported yet, "
+                    f"running one")
+    return Router.from_graph(graph, **kwargs)
+
+
+def _write_output(path: str, text: str) -> None:
+    if path == "-":
+        _write(sys.stdout, text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+    except OSError as e:
+        raise _Fail(f"{path}: {e.strerror or e}") from None
+
+
+def cmd_run(argv: list[str]) -> int:
+    opts, pos = _parse_options(argv, _RUN)
+    if opts.get("help"):
+        _write(sys.stdout, USAGE)
+        return 0
+    if opts.get("version"):
+        _write(sys.stdout, f"clickpy {VERSION}\n")
+        return 0
+    threads = None
+    if "threads" in opts:
+        t = opts["threads"]
+        if not (t.isdigit() and t.isascii()):
+            raise _Fail(f"'--threads' expects a number, not '{t}'")
+        threads = max(int(t), 1)
+    warnings = _warnings_on(opts)
+    graph, name = _load(opts, pos)
+    _print_diagnostics(graph.warnings, warnings)
+    Router = _import_router()
+    from clickpy.lang import unparse
+    flat = unparse(graph) if "output" in opts else None
+    _control_sockets(graph, opts)
+    router = _from_graph(Router, graph, warnings, threads)
+    status = 0
+    try:
+        if flat is not None:
+            _write_output(opts["output"], flat)
+        import time
+        try:
+            import resource
+            before = resource.getrusage(resource.RUSAGE_SELF)
+        except ImportError:  # pragma: no cover
+            resource = None
+            before = None
+        t0 = time.monotonic()
+        if not opts.get("quit"):
+            if graph.elements:
+                router.run()
+            elif warnings:
+                _eprint(f"{PROG}: warning: {name}: configuration has no elements, exiting")
+        t1 = time.monotonic()
+        if opts.get("time"):
+            if resource is not None:
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                user = after.ru_utime - before.ru_utime
+                system = after.ru_stime - before.ru_stime
+            else:  # pragma: no cover
+                user = system = 0.0
+            wall = t1 - t0
+            _write(sys.stdout, "%.3fu %.3fs %d:%05.2f\n" % (user, system, int(wall // 60),
+                                                          wall % 60))
+        if opts.get("handler"):
+            if not call_read_handlers(router, graph, opts["handler"]):
+                status = 1
+        if "exit_handler" in opts:
+            status = _exit_value(router, opts["exit_handler"])
+        sys.stdout.flush()
+    finally:
+        try:
+            router.cleanup()
+        except Exception as e:  # cleanup problems must not hide the run's result
+            _eprint(f"{PROG}: warning: cleanup failed: {e}")
+    return status
+
+
+def cmd_check(argv: list[str]) -> int:
+    opts, pos = _parse_options(argv, _COMMON)
+    if opts.get("help"):
+        _write(sys.stdout, USAGE)
+        return 0
+    warnings = _warnings_on(opts)
+    graph, _ = _load(opts, pos)
+    _print_diagnostics(graph.warnings, warnings)
+    try:
+        from clickpy.router import Router
+    except ImportError:
+        if warnings:
+            _eprint(f"{PROG}: warning: the runtime is not available; checked the syntax only")
+        return 0
+    router = Router.from_graph(graph, warnings=warnings)
+    router.cleanup()
+    return 0
+
+
+def cmd_flatten(argv: list[str]) -> int:
+    opts, pos = _parse_options(argv, _FLATTEN)
+    if opts.get("help"):
+        _write(sys.stdout, USAGE)
+        return 0
+    graph, _ = _load(opts, pos)
+    _print_diagnostics(graph.warnings, _warnings_on(opts))
+    from clickpy.lang import unparse
+    _write_output(opts.get("output", "-"), unparse(graph))
+    return 0
+
+
+def _registry():
+    try:
+        from clickpy import registry
+    except ImportError as e:
+        raise _Fail(f"the element registry is not available ({e})") from None
+    return registry
+
+
+def cmd_elements(argv: list[str]) -> int:
+    opts, pos = _parse_options(argv, {"help": ("help", False, False)})
+    if opts.get("help"):
+        _write(sys.stdout, "Usage: clickpy elements [CLASS]\n")
+        return 0
+    registry = _registry()
+    names = sorted(registry.class_names())
+    if not pos:
+        _write(sys.stdout, "".join(n + "\n" for n in names))
+        return 0
+    status = 0
+    for cls in pos:
+        if not registry.has_class(cls):
+            from clickpy.lang import suggest
+            s = suggest(cls, names)
+            _eprint(f"{PROG}: no element class '{cls}'" + (f" (did you mean '{s}'?)" if s else ""))
+            status = 1
+            continue
+        doc = registry.doc(cls) or f"{cls}: no documentation"
+        _write(sys.stdout, doc if doc.endswith("\n") else doc + "\n")
+    return status
+
+
+def _dot_escape(s: str) -> str:
+    out = []
+    for ch in s:
+        if ch in '\\{}|<>"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def graph_to_dot(graph) -> str:
+    """Graphviz text for a flat graph: one record node per element, with ports."""
+    nin: dict[str, int] = {}
+    nout: dict[str, int] = {}
+    for c in graph.connections:
+        nout[c.from_elem] = max(nout.get(c.from_elem, 0), c.from_port + 1)
+        nin[c.to_elem] = max(nin.get(c.to_elem, 0), c.to_port + 1)
+    lines = ["digraph clickpy {",
+             '  node [shape=record, fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    for e in graph.elements:
+        parts = []
+        ni, no = nin.get(e.name, 0), nout.get(e.name, 0)
+        if ni:
+            parts.append("{" + "|".join(f"<i{k}> {k}" for k in range(ni)) + "}")
+        parts.append(_dot_escape(e.name) + "\\n:: " + _dot_escape(e.class_name))
+        if no:
+            parts.append("{" + "|".join(f"<o{k}> {k}" for k in range(no)) + "}")
+        label = "{" + "|".join(parts) + "}"
+        tooltip = e.config.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+        lines.append(f'  "{_dot_id(e.name)}" [label="{label}", tooltip="{tooltip}"];')
+    for c in graph.connections:
+        lines.append(f'  "{_dot_id(c.from_elem)}":o{c.from_port} -> '
+                     f'"{_dot_id(c.to_elem)}":i{c.to_port};')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_id(name: str) -> str:
+    return name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def cmd_viz(argv: list[str]) -> int:
+    opts, pos = _parse_options(argv, _FLATTEN)
+    if opts.get("help"):
+        _write(sys.stdout, "Usage: clickpy viz [FILE | -e EXPR] [-o graph.svg|graph.dot]\n")
+        return 0
+    graph, _ = _load(opts, pos)
+    _print_diagnostics(graph.warnings, _warnings_on(opts))
+    dot = graph_to_dot(graph)
+    out = opts.get("output", "-")
+    ext = os.path.splitext(out)[1].lower()
+    if out == "-" or ext in ("", ".dot", ".gv"):
+        _write_output(out, dot)
+        return 0
+    import shutil
+    import subprocess
+    exe = shutil.which("dot")
+    if exe is None:
+        base = os.path.splitext(out)[0] + ".dot"
+        _write_output(base, dot)
+        raise _Fail(f"Graphviz 'dot' not found; wrote {base} instead of {out}")
+    try:
+        r = subprocess.run([exe, "-T" + ext[1:], "-o", out], input=dot.encode("utf-8",
+                           "surrogateescape"), capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise _Fail(f"dot: {e}") from None
+    if r.returncode != 0:
+        raise _Fail(f"dot: {r.stderr.decode('utf-8', 'replace').strip() or 'failed'}")
+    return 0
+
+
+def cmd_reserved(name: str) -> int:
+    _eprint(f"{PROG}: '{name}' is not implemented yet")
+    return 2
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "flatten": cmd_flatten,
+            "elements": cmd_elements, "viz": cmd_viz}
+
+
+def _main(argv: list[str]) -> int:
+    if not argv:
+        _write(sys.stderr, USAGE)
+        return 1
+    cmd = argv[0]
+    if cmd in ("--help", "help"):
+        _write(sys.stdout, USAGE)
+        return 0
+    if cmd in ("--version", "-v"):
+        _write(sys.stdout, f"clickpy {VERSION}\n")
+        return 0
+    if cmd in ("handler", "top"):
+        return cmd_reserved(cmd)
+    func = COMMANDS.get(cmd)
+    if func is None:
+        return cmd_run(argv)          # `clickpy FILE ...` as `click FILE ...`
+    return func(argv[1:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `clickpy` console script; returns the exit status."""
+    from clickpy.lang.graph import ConfigError
+    if argv is None:
+        argv = sys.argv[1:]
+    try:
+        return _main(list(argv))
+    except ConfigError as e:
+        _print_diagnostics(e.diagnostics)
+        return 1
+    except _Fail as e:
+        _eprint(f"{PROG}: {e}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+    except Exception as e:
+        _eprint(f"{PROG}: internal error: {type(e).__name__}: {e}")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Click's element library, installed as clickpy.elements."""

@@ -1,0 +1,1 @@
+"""Standard elements: sources, counters, queues, schedulers, shapers (one .pxi per element)."""
