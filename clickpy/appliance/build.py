@@ -218,11 +218,17 @@ def prepare(d: Path, opts: BootOptions) -> tuple[qemu.VMConfig, Path | None]:
                 fh.write(initrd.read_bytes())
                 fh.write(initramfs.config_overlay(cfg))
             tmp_initrd = initrd = Path(name)
-    if opts.machine == "microvm":
+    machine = opts.machine
+    if machine == "microvm" and (d / "kernel.config").exists() and not (
+        kernel.kernel_supports(d, "CONFIG_VIRTIO_MMIO")
+        and kernel.kernel_supports(d, "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES")
+    ):
+        machine = "pc"  # a kernel without virtio-mmio needs virtio-pci
+    if machine == "microvm":
         extra.append("pci=off")  # microvm has no PCI bus: skip the probe
     vm = qemu.VMConfig(
         kernel=d / "bzImage", initrd=initrd, nics=list(opts.nics),
         control_socket=opts.control, memory_mb=opts.memory_mb, accel=opts.accel,
-        machine=opts.machine, cmdline_extra=extra, hash_seed=opts.hash_seed,
+        machine=machine, cmdline_extra=extra, hash_seed=opts.hash_seed,
     )
     return vm, tmp_initrd

@@ -230,8 +230,11 @@ def build_kernel(
 
 
 def kernel_supports(image_dir: Path, option: str) -> bool:
-    """Whether the cached kernel's config (beside its bzImage) has ``option``=y."""
+    """Whether the kernel config beside a bzImage (``config`` in the cache,
+    ``kernel.config`` in an appliance directory) has ``option``=y."""
     config = image_dir / "config"
+    if not config.exists():
+        config = image_dir / "kernel.config"
     if not config.exists():
         return False
     return f"{option}=y" in config.read_text().splitlines()
