@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import pprint
+import re
 import shutil
 import stat
 import subprocess
@@ -44,6 +45,8 @@ GUEST_LIBDIR = "/lib/x86_64-linux-gnu"
 INIT_MODULES = [
     "ctypes", "fcntl", "_socket", "socket", "struct", "select", "signal",
     "base64", "zlib", "importlib", "termios", "traceback", "time",
+    # for child interpreters the router may start (no -S there)
+    "site",
     "encodings.utf_8", "encodings.ascii", "encodings.latin_1", "encodings.aliases",
 ]
 
@@ -279,13 +282,32 @@ def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
             "for top in sys.argv[1:]:\n"
             "    pkg = importlib.import_module(top)\n"
             "    for m in pkgutil.walk_packages(pkg.__path__, top + '.'):\n"
+            "        if m.name.rsplit('.', 1)[-1] == '__main__':\n"
+            "            continue  # runs a program when imported\n"
             "        try:\n"
             "            importlib.import_module(m.name)\n"
-            "        except Exception:\n"
+            "        except BaseException:\n"
             "            pass\n"
         )
         whole = trace_imports(opts.python, ["-c", walk, *payload.packages],
                               env=payload.trace_env, cwd=payload.trace_cwd)
+        # Imports inside functions (lazy, e.g. fnmatch when a handler glob is
+        # matched) run neither in the payload's trace nor in the walk: scan
+        # the packages' sources (.py and .pyx) for import statements and
+        # import the stdlib ones found, with their dependencies.
+        lazy = _scan_imports(whole, payload.packages)
+        if lazy:
+            imp = (
+                "import importlib, sys\n"
+                "for n in sys.argv[1:]:\n"
+                "    if n.split('.')[0] in sys.stdlib_module_names:\n"
+                "        try:\n"
+                "            importlib.import_module(n)\n"
+                "        except BaseException:\n"
+                "            pass\n"
+            )
+            whole.merge(trace_imports(opts.python, ["-c", imp, *sorted(lazy)],
+                                      env=payload.trace_env, cwd=payload.trace_cwd))
         std = (os.path.realpath(whole.stdlib), os.path.realpath(whole.platstdlib))
         for name, mod in whole.modules.items():
             f = mod.get("file")
@@ -294,6 +316,38 @@ def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
             if name.split(".")[0] in payload.packages or in_std or not f:
                 trace.modules.setdefault(name, mod)
     return trace
+
+
+_IMPORT_RE = re.compile(
+    r"^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+c?import\b|c?import[ \t]+([\w., \t]+))",
+    re.MULTILINE,
+)
+
+
+def _scan_imports(trace: Trace, packages: list[str]) -> set[str]:
+    """Absolute module names named in import statements of the packages' sources."""
+    dirs = set()
+    for name, mod in trace.modules.items():
+        if name.split(".")[0] in packages and mod.get("file"):
+            dirs.add(os.path.dirname(mod["file"]))
+    names: set[str] = set()
+    for d in dirs:
+        for fn in os.listdir(d):
+            if not fn.endswith((".py", ".pyx", ".pxi")):
+                continue
+            try:
+                text = Path(d, fn).read_text(errors="replace")
+            except OSError:
+                continue
+            for m in _IMPORT_RE.finditer(text):
+                if m.group(1):
+                    names.add(m.group(1))
+                else:
+                    for part in m.group(2).split(","):
+                        word = part.strip().split()
+                        if word:
+                            names.add(word[0])
+    return {n for n in names if n and not n.startswith(".")}
 
 
 def build_initramfs(
