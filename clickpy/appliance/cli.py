@@ -32,9 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("config", nargs="?", type=Path,
                    help="config built into the image (optional: give one at boot instead)")
     b.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
-    b.add_argument("--compression", choices=["auto", "xz", "gzip", "none"], default="auto",
-                   help="initramfs compression: gzip boots faster, xz is smaller; "
-                        "auto (default): gzip if the image stays within 6 MB, else xz")
+    b.add_argument("--compression", choices=["auto", "xz", "gzip", "mixed", "none"],
+                   default="auto",
+                   help="initramfs compression: gzip boots faster, xz is smaller; auto "
+                        "(default): gzip if the image stays within 6 MB, else xz; mixed: "
+                        "gzip with xz for only as many files as the 6 MB need")
     b.add_argument("--python", default=sys.executable,
                    help="interpreter to package (default: this one)")
     b.add_argument("-O", "--optimize", type=int, choices=[0, 1, 2], default=0,
