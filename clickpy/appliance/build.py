@@ -132,7 +132,7 @@ def build(
         payload = clickpy_payload(config)
     image = kernel.build_kernel(log=log)
     log(f"appliance: kernel {image}")
-    if opts.compression == "auto" and opts.budget is None:
+    if opts.compression in ("auto", "mixed") and opts.budget is None:
         opts.budget = SIZE_BUDGET - image.stat().st_size - 4
     img = initramfs.build_initramfs(payload, config_bytes, opts)
     out.mkdir(parents=True, exist_ok=True)

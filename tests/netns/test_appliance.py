@@ -287,3 +287,20 @@ def test_clickpy_router_in_the_appliance(router_appliance: Path) -> None:
         finally:
             running.stop()
     assert "exit status 0, powering off" in console, console
+
+
+def test_mixed_gzip_xz_initramfs_boots(tmp_path: Path) -> None:
+    """Two concatenated archives (gzip, then xz): the kernel unpacks both."""
+    _require()
+    from clickpy.appliance.initramfs import BuildOptions
+    out = tmp_path / "mixed"
+    man = B.build(out, None, B.file_payload(FWD, "main", FWD_ARGV),
+                  BuildOptions(compression="mixed"), log=lambda m: None)
+    assert man.compression.startswith("mixed")
+    running, _ = _boot(out)
+    try:
+        console = _console(running, timeout=90)
+    finally:
+        running.stop()
+    assert "nothing to forward" in console, console
+    assert "exit status 3" in console
