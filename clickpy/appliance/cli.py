@@ -2,7 +2,8 @@
 
     clickpy appliance build CONFIG -o DIR     kernel + initramfs for CONFIG
     clickpy appliance build -o DIR            an image with no config built in
-    clickpy appliance run DIR --nic TAP ...   boot it under QEMU
+    clickpy appliance run DIR --nic TAP ...   boot it under QEMU; exits with
+                                              the router's exit status
     clickpy appliance kernel                  build (or find) the cached kernel
 
 The main ``clickpy`` command dispatches ``appliance`` here: ``main(argv)``
@@ -12,8 +13,10 @@ gets the words after ``appliance`` and returns the exit status.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +24,9 @@ from . import build as B
 from . import kernel, qemu
 from .initramfs import BuildError, BuildOptions
 from .trace import TraceError
+
+
+_EXIT_RE = re.compile(rb"clickpy-appliance: exit status (-?\d+), powering off")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,15 +108,26 @@ def _run(a: argparse.Namespace) -> int:
         if a.print_command:
             print(shlex.join(qemu.build_command(vm, qemu.choose_accel(vm))))
             return 0
-        running = qemu.start(vm, stdout=None, stdin=None if sys.stdin.isatty() else
-                             __import__("subprocess").DEVNULL)
+        running = qemu.start(vm, stdout=subprocess.PIPE,
+                             stdin=None if sys.stdin.isatty() else subprocess.DEVNULL)
         if control is not None:
             print(f"clickpy appliance: control socket {control}", file=sys.stderr)
+        status = None
         try:
-            return running.wait()
+            # echo the console; the guest's exit status becomes ours
+            out = sys.stdout.buffer
+            assert running.proc.stdout is not None
+            for line in iter(running.proc.stdout.readline, b""):
+                out.write(line)
+                out.flush()
+                m = _EXIT_RE.search(line)
+                if m:
+                    status = int(m.group(1))
+            rc = running.wait()
         except KeyboardInterrupt:
             running.proc.send_signal(signal.SIGTERM)
-            return running.stop()
+            return running.stop() or 130
+        return status if status is not None else (rc or 1)
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)

@@ -304,3 +304,11 @@ def test_mixed_gzip_xz_initramfs_boots(tmp_path: Path) -> None:
         running.stop()
     assert "nothing to forward" in console, console
     assert "exit status 3" in console
+
+
+def test_cli_run_exits_with_the_guests_status(appliance: Path, capfd) -> None:
+    from clickpy.appliance.cli import main
+    # no NICs: the stand-in payload says so and exits 3
+    assert main(["run", str(appliance), "--no-control", "-m", "64"]) == 3
+    out = capfd.readouterr().out
+    assert "fwd: config: // built-in config" in out
