@@ -105,10 +105,10 @@ def build_command(vm: VMConfig, accel: str) -> list[str]:
     if vm.machine == "microvm":
         # keep the RTC: without it the kernel spends 1 s (TCG) failing to read it
         machine = "microvm,acpi=off,x-option-roms=off"
-        net_dev, serial_bus, rng_dev = "virtio-net-device", "virtio-serial-device", None
+        net_dev, serial_bus = "virtio-net-device", "virtio-serial-device"
     elif vm.machine == "pc":
         machine = "pc"
-        net_dev, serial_bus, rng_dev = "virtio-net-pci", "virtio-serial-pci", None
+        net_dev, serial_bus = "virtio-net-pci", "virtio-serial-pci"
     else:
         raise QemuError(f"unknown machine {vm.machine!r} (microvm, pc)")
     cpu = "host" if accel == "kvm" else os.environ.get("CLICKPY_APPLIANCE_CPU", TCG_CPU)
@@ -133,7 +133,6 @@ def build_command(vm: VMConfig, accel: str) -> list[str]:
             "-device", f"{serial_bus},id=vser",
             "-device", f"virtserialport,bus=vser.0,chardev=ctl,name={CONTROL_PORT_NAME}",
         ]
-    del rng_dev
     return cmd
 
 
