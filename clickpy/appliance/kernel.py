@@ -218,10 +218,11 @@ def build_kernel(
         )
         shutil.rmtree(outdir, ignore_errors=True)
         tmpdir.rename(outdir)
-        # the object tree is large (~100 MB); keep it only if asked, for
-        # quick incremental rebuilds while editing the fragment
+        # the object tree (~100 MB) and the unpacked source (1.5 GB) are
+        # kept only if asked, for quick rebuilds while editing the fragment
         if not os.environ.get("CLICKPY_KEEP_KERNEL_BUILD"):
             shutil.rmtree(objdir, ignore_errors=True)
+            shutil.rmtree(srcdir, ignore_errors=True)
         log(f"kernel: built in {time.monotonic() - t0:.0f} s, "
             f"{image.stat().st_size / 1e6:.2f} MB")
         return image
