@@ -35,6 +35,8 @@ Commands:
   flatten    Print the configuration as a flat Click configuration.
   elements   List the element classes, or print one class's documentation.
   viz        Draw the configuration's graph (Graphviz .dot or .svg).
+  appliance  Build a bootable VM image for a configuration, or boot one
+             (`clickpy appliance build CONFIG -o DIR`, `... run DIR --nic TAP`).
   handler    Read or write handlers of a running router (not yet available).
   top        Live view of a running router (not yet available).
 
@@ -602,6 +604,9 @@ def _main(argv: list[str]) -> int:
         return 0
     if cmd in ("handler", "top"):
         return cmd_reserved(cmd)
+    if cmd == "appliance":
+        from clickpy.appliance.cli import main as appliance_main
+        return appliance_main(argv[1:])
     func = COMMANDS.get(cmd)
     if func is None:
         return cmd_run(argv)          # `clickpy FILE ...` as `click FILE ...`
