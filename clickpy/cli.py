@@ -28,8 +28,8 @@ Commands:
   flatten    Print the configuration as a flat Click configuration.
   elements   List the element classes, or print one class's documentation.
   viz        Draw the configuration's graph (Graphviz .dot or .svg).
-  handler    Read or write handlers of a running router (not yet available).
-  top        Live view of a running router (not yet available).
+  handler    Read or write handlers of a running router (its ControlSocket).
+  top        Live view of a running router's counters and rates.
 
 Options for run, check, flatten and viz:
   -f, --file FILE               Read router configuration from FILE.
@@ -43,8 +43,13 @@ Options for run:
   -o, --output FILE             Write flat configuration to FILE.
   -q, --quit                    Initialize, then quit without running.
   -t, --time                    Print how long the driver ran.
-  -p, --port PORT               Listen for control connections on TCP port.
+  -p, --port [ADDR:]PORT        Listen for control connections on TCP port
+                                (on 127.0.0.1 unless ADDR is given).
   -u, --unix-socket FILE        Listen for control connections on Unix socket.
+  -a, --allow-reconfigure       Provide a writable 'hotconfig' handler.
+      --metrics [ADDR:]PORT     Serve every numeric handler to Prometheus.
+      --user NAME               Drop root privileges to NAME once initialized.
+      --log-level LEVEL         debug, info, warning (default) or error.
   -j, --threads N               Run N worker processes.
       --help                    Print this message and exit.
   -v, --version                 Print version number and exit.
@@ -53,8 +58,24 @@ Options for run:
 VERSION = "0.1"
 
 
+# Exit statuses of `clickpy run`: what failed.
+EXIT_OK = 0
+EXIT_CONFIG = 1          # the configuration did not parse, check or initialize
+EXIT_USAGE = 2           # bad command line
+EXIT_PRIVILEGES = 3      # --user could not drop privileges
+EXIT_INTERNAL = 70       # a bug in clickpy (EX_SOFTWARE)
+
+
 class _Fail(Exception):
     """A user-facing error: print the message and exit 1."""
+
+
+class _Exit(Exception):
+    """A user-facing error with its own exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _write(stream, text: str) -> None:
@@ -99,6 +120,9 @@ _RUN = dict(_COMMON, **{
     "u": ("unix", True, True), "unix-socket": ("unix", True, True),
     "j": ("threads", True, False), "threads": ("threads", True, False),
     "v": ("version", False, False), "version": ("version", False, False),
+    "a": ("allow", False, False), "allow-reconfigure": ("allow", False, False),
+    "metrics": ("metrics", True, False), "user": ("user", True, False),
+    "log-level": ("log_level", True, False),
 })
 _FLATTEN = dict(_COMMON, **{"o": ("output", True, False), "output": ("output", True, False)})
 
@@ -322,17 +346,67 @@ def _control_sockets(graph, opts: dict) -> None:
     loc = Location("<command line>")
     n = 0
     for port in opts.get("port", []):
-        p = port[:-1] if port.endswith("+") else port
-        if not (p.isdigit() and 0 < int(p) < 65536):
-            raise _Fail(f"'--port' expects a TCP port number, not '{port}'")
+        address, port_text = _address_port(port, "--port", allow_plus=True)
         name = "click_driver@@ControlSocket" + (f"@{n}" if n else "")
-        graph.elements.append(ElementDecl(name, "ControlSocket", f"TCP, {port}", loc))
+        config = f"TCP, {port_text}" + (f", ADDRESS {address}" if address else "")
+        graph.elements.append(ElementDecl(name, "ControlSocket", config, loc))
         n += 1
     for path in opts.get("unix", []):
         name = "click_driver@@ControlSocket" + (f"@{n}" if n else "")
         graph.elements.append(ElementDecl(name, "ControlSocket",
                                           f"UNIX, {path if is_word(path) else quote(path)}", loc))
         n += 1
+
+
+def _address_port(text: str, option: str, allow_plus: bool = False) -> tuple[str, str]:
+    """'PORT' or 'ADDR:PORT' ('[v6]:PORT') -> (address or '', port text)."""
+    address, colon, port = text.rpartition(":")
+    if not colon:
+        address, port = "", text
+    address = address.strip("[]")
+    p = port[:-1] if allow_plus and port.endswith("+") else port
+    if not (p.isascii() and p.isdigit() and 0 < int(p) < 65536):
+        raise _Fail(f"'{option}' expects a TCP port number or ADDR:PORT, not '{text}'")
+    return address, port
+
+
+def _drop_privileges(user: str) -> None:
+    """Become `user` (and its groups) once devices and sockets are open."""
+    import pwd
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        raise _Exit(EXIT_PRIVILEGES, f"--user: no user named '{user}'") from None
+    try:
+        os.setgroups(os.getgrouplist(pw.pw_name, pw.pw_gid))
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    except OSError as e:
+        raise _Exit(EXIT_PRIVILEGES, f"--user {user}: {e.strerror}") from None
+
+
+def _setup_logging(level_name: str | None) -> None:
+    """Log records go to stderr; under systemd (JOURNAL_STREAM set) each line
+    carries its syslog priority as a <N> prefix, which journald reads."""
+    import logging
+    level = getattr(logging, (level_name or "warning").upper(), None)
+    if not isinstance(level, int):
+        raise _Fail(f"'--log-level' expects debug, info, warning or error, not '{level_name}'")
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        priorities = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+                      logging.CRITICAL: 2}
+
+        class _JournalFormatter(logging.Formatter):
+            def format(self, record):
+                return f"<{priorities.get(record.levelno, 6)}>{record.getMessage()}"
+        handler.setFormatter(_JournalFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    log = logging.getLogger(PROG)
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
 
 
 def _from_graph(Router, graph, warnings: bool, threads: int | None):
@@ -377,6 +451,8 @@ def cmd_run(argv: list[str]) -> int:
             raise _Fail(f"'--threads' expects a number, not '{t}'")
         threads = max(int(t), 1)
     warnings = _warnings_on(opts)
+    _setup_logging(opts.get("log_level"))
+    metrics_at = _address_port(opts["metrics"], "--metrics") if "metrics" in opts else None
     graph, name = _load(opts, pos)
     _print_diagnostics(graph.warnings, warnings)
     Router = _import_router()
@@ -384,8 +460,29 @@ def cmd_run(argv: list[str]) -> int:
     flat = unparse(graph) if "output" in opts else None
     _control_sockets(graph, opts)
     router = _from_graph(Router, graph, warnings, threads)
+    import logging
+    from clickpy.hotswap import LiveRouter
+    source, is_expr, defines = _config_source(opts, pos)
+    live = LiveRouter(router, config_file=None if is_expr or source in (None, "-") else source,
+                      allow_hotconfig=bool(opts.get("allow")), defines=defines,
+                      search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
+                      log=logging.getLogger(PROG).warning,
+                      graph_hook=lambda g: _control_sockets(g, opts))
+    metrics = None
     status = 0
     try:
+        if metrics_at is not None:
+            from clickpy.metrics import MetricsServer
+            try:
+                metrics = MetricsServer(lambda: live.router, metrics_at[0] or "127.0.0.1", int(metrics_at[1]))
+            except ImportError:
+                raise _Exit(EXIT_CONFIG, "--metrics needs the prometheus-client package") from None
+            except OSError as e:
+                raise _Exit(EXIT_CONFIG, f"--metrics {opts['metrics']}: {e.strerror or e}") from None
+            metrics.install(router)
+            live.on_install.append(metrics.install)
+        if "user" in opts:
+            _drop_privileges(opts["user"])
         if flat is not None:
             _write_output(opts["output"], flat)
         import time
@@ -398,7 +495,9 @@ def cmd_run(argv: list[str]) -> int:
         t0 = time.monotonic()
         if not opts.get("quit"):
             if graph.elements:
-                router.run()
+                live.run()
+                router = live.router          # the configuration running last
+                graph = router.graph
             elif warnings:
                 _eprint(f"{PROG}: warning: {name}: configuration has no elements, exiting")
         t1 = time.monotonic()
@@ -420,7 +519,9 @@ def cmd_run(argv: list[str]) -> int:
         sys.stdout.flush()
     finally:
         try:
-            router.cleanup()
+            if metrics is not None:
+                metrics.close()
+            live.cleanup()
         except Exception as e:  # cleanup problems must not hide the run's result
             _eprint(f"{PROG}: warning: cleanup failed: {e}")
     return status
@@ -562,11 +663,6 @@ def cmd_viz(argv: list[str]) -> int:
     return 0
 
 
-def cmd_reserved(name: str) -> int:
-    _eprint(f"{PROG}: '{name}' is not implemented yet")
-    return 2
-
-
 COMMANDS = {"run": cmd_run, "check": cmd_check, "flatten": cmd_flatten,
             "elements": cmd_elements, "viz": cmd_viz}
 
@@ -583,7 +679,12 @@ def _main(argv: list[str]) -> int:
         _write(sys.stdout, f"clickpy {VERSION}\n")
         return 0
     if cmd in ("handler", "top"):
-        return cmd_reserved(cmd)
+        from clickpy import ctlcli
+        try:
+            return (ctlcli.cmd_handler if cmd == "handler" else ctlcli.cmd_top)(argv[1:])
+        except ctlcli.UsageError as e:
+            _eprint(f"{PROG} {cmd}: {e}")
+            return EXIT_USAGE
     func = COMMANDS.get(cmd)
     if func is None:
         return cmd_run(argv)          # `clickpy FILE ...` as `click FILE ...`
@@ -603,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
     except _Fail as e:
         _eprint(f"{PROG}: {e}")
         return 1
+    except _Exit as e:
+        _eprint(f"{PROG}: {e}")
+        return e.status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -613,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as e:
         _eprint(f"{PROG}: internal error: {type(e).__name__}: {e}")
-        return 1
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

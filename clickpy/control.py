@@ -468,7 +468,8 @@ class ControlConnection:
             return
         self._write_reply(full, True, [])
 
-    def _write_reply(self, full: str, ok: bool, lines: list[str]) -> None:
+    def _write_reply(self, full: str, ok: bool, messages: list[str]) -> None:
+        lines = [line for m in messages for line in (m.splitlines() or [""])]
         if ok:
             code = OK_WITH_WARNINGS if lines else OK
             first = f"Write handler '{full}' OK" + (" with warnings" if lines else "")
@@ -481,9 +482,9 @@ class ControlConnection:
         if self.closed:
             return
         self._write_reply(full, p.ok, p.messages)
-        # keep going with whatever the client sent meanwhile
-        self._run_commands()
-        self.flush()
+        # Send it from the next epoll round (writable), not now: this runs in
+        # the middle of a hot swap, and waking the client here would let the
+        # kernel run it instead of the new router.
         self.server.interest_changed(self)
 
     def _check(self, full: str, write: bool) -> None:

@@ -526,6 +526,9 @@ cdef class Element:
     def has_read_handler(self, str name) -> bool:
         return name in self._read_handlers
 
+    def read_handler_takes_params(self, str name) -> bool:
+        return isinstance(self._read_handlers.get(name), _ReadWithParams)
+
     def has_write_handler(self, str name) -> bool:
         return name in self._write_handlers
 

@@ -30,6 +30,7 @@ reconfiguration"):
 """
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -48,13 +49,16 @@ class LiveRouter:
 
     def __init__(self, router, *, config_file: str | None = None, allow_hotconfig: bool = False,
                  defines: dict[str, str] | None = None, search_path: list[str] | None = None,
-                 warnings: bool = True, log=None) -> None:
+                 warnings: bool = True, log=None, graph_hook=None) -> None:
         self.router = router
         self.config_file = config_file
         self.allow_hotconfig = allow_hotconfig
         self.defines = defines
         self.search_path = search_path
         self.warnings = warnings
+        # applied to every new configuration's graph (the command line's -p/-u
+        # control sockets belong to each configuration, as in Click)
+        self.graph_hook = graph_hook
         self.log = log or (lambda msg: print(f"clickpy: {msg}", file=sys.stderr, flush=True))
         self.swaps = 0
         self.failed_swaps = 0
@@ -62,10 +66,15 @@ class LiveRouter:
         self.last_swap_start_ns = 0
         self.last_stall_ns = 0
         self._retired = None                 # the replaced router, cleaned before the next run
+        self._gc_was_enabled = True
         self._builder: threading.Thread | None = None
         self._built = None                   # (router or None, messages, pending) from the builder
         self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.on_install: list = []           # callables(router): serve from each new router too
         self._install(router)
+        # long-lived objects (modules, the router) leave the collector's full
+        # passes, which would otherwise pause forwarding for milliseconds
+        gc.freeze()
 
     # ---- handlers and callbacks on each router we run ----------------------------
     def _install(self, router) -> None:
@@ -141,6 +150,8 @@ class LiveRouter:
         try:
             graph = parse_config(text, filename, defines=self.defines, search_path=self.search_path,
                                  is_class=registry.has_class)
+            if self.graph_hook is not None:
+                self.graph_hook(graph)
             new = Router(graph, pool=old.pool, hotswap_router=old, config_text=text, warnings=False)
             messages = [d.format() for d in list(graph.warnings) + list(new.warnings)]
             result = (new, messages, pending)
@@ -176,6 +187,10 @@ class LiveRouter:
     def _swap(self, new, messages: list[str], pending: Pending) -> None:
         old = self.router
         self.last_swap_start_ns = time.monotonic_ns()
+        # no collection pause inside the stall; run() enables it again once the
+        # new router runs
+        self._gc_was_enabled = gc.isenabled()
+        gc.disable()
         notes = list(messages)
         for elem in new.elements:
             prev = old.element(elem.name)
@@ -190,6 +205,8 @@ class LiveRouter:
         self.router = new
         self._retired = old
         self._install(new)
+        for hook in self.on_install:
+            hook(new)
         self.swaps += 1
         self.last_error = ""
         old.driver.stop()                 # the run loop goes on with `new`
@@ -206,8 +223,21 @@ class LiveRouter:
             if self.router is router:
                 return
             self._retire()
+            if self._gc_was_enabled:
+                self._enable_gc_when_running(self.router)
             if deadline is not None and time.monotonic() >= deadline:
                 return
+
+    def _enable_gc_when_running(self, router) -> None:
+        """Re-enable the collector from the new router's first timer round."""
+        def enable() -> None:
+            gc.freeze()       # the new router's objects live long: keep them out of full collections
+            gc.enable()
+        owner = next(iter(router.elements), None)
+        if owner is None:
+            enable()
+            return
+        owner.add_timer(enable).schedule_after(0)
 
     def _retire(self) -> None:
         old, self._retired = self._retired, None
