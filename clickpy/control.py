@@ -289,10 +289,8 @@ class ControlConnection:
         if cr < 0 and lf < 0:
             return None
         if cr >= 0 and (lf < 0 or cr < lf):
-            if cr + 1 < len(buf):
-                return cr, cr + 2 if buf[cr + 1] == 0x0A else cr + 1
-            # a lone CR at the end: CRLF may be split across reads
-            return (cr, cr + 1) if self.in_closed else None
+            # CRLF, or CR alone (then an LF arriving later is an empty line, as in Click)
+            return cr, cr + 2 if cr + 1 < len(buf) and buf[cr + 1] == 0x0A else cr + 1
         return lf, lf + 1
 
     def _take(self, n: int) -> bytes:

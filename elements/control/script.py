@@ -602,7 +602,7 @@ class Script(Element):
             raise HandlerError(getattr(self, "error_message", "script error"))
 
     def _set_handler(self, value: str) -> None:
-        var, text = shift_spacevec(value.strip())
+        var, text = shift_spacevec(value)
         if not var:
             raise HandlerError("expected 'VAR VALUE'")
         self.vars[var] = text
