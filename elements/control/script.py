@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-import random as _random
+import random as _rng
 import signal as _signal
 import sys
 import time
@@ -272,10 +272,7 @@ class Script(Element):
         self.running = False
         self.extra_steps = -1
         self.timer = self.add_timer(self._on_timer)
-        for insn in self.insns:
-            if insn.op in ("init", "initq", "export", "exportq"):
-                value = self._expand(insn.arg)
-                self.vars[insn.var] = unquote(value) if insn.op.endswith("q") else value
+        self.inits_done = False
         first = self.insns[0]
         if self.type in ("PASSIVE", "SIGNAL"):
             pass
@@ -302,6 +299,17 @@ class Script(Element):
         if self.type == "SIGNAL":
             _signal_dispatch.remove(self)
 
+    def _do_inits(self) -> None:
+        """Evaluate init and export once, before the script first runs or is
+        read: every element's handlers exist by then."""
+        if self.inits_done:
+            return
+        self.inits_done = True
+        for insn in self.insns:
+            if insn.op in ("init", "initq", "export", "exportq"):
+                value = self._expand(insn.arg)
+                self.vars[insn.var] = unquote(value) if insn.op.endswith("q") else value
+
     # ---- the machine ----------------------------------------------------------------
     def _on_timer(self) -> None:
         self._run_steps(1, "timer")
@@ -319,6 +327,7 @@ class Script(Element):
             if kind == "step":
                 self.extra_steps = max(self.extra_steps, 0) + nsteps
             return "blocked"
+        self._do_inits()
         self.running = True
         try:
             result = self._step(nsteps, kind)
@@ -616,12 +625,12 @@ class Script(Element):
         self.add_read_handler("now", lambda: "%.9f" % time.time())
         for name, fn in _ARITHMETIC.items():
             self.add_read_handler(name, fn, params=True)
-        self.add_read_handler("get", lambda v: self.vars.get(v.strip(), ""), params=True)
+        self.add_read_handler("get", lambda v: (self._do_inits(), self.vars.get(v.strip(), ""))[1], params=True)
         self.add_read_handler("readable", lambda v: self._accessible(v, False), params=True)
         self.add_read_handler("writable", lambda v: self._accessible(v, True), params=True)
         self.add_read_handler("cat", _cat, params=True)
         for var in self.exports:
-            self.add_read_handler(var, lambda var=var: self.vars.get(var, ""))
+            self.add_read_handler(var, lambda var=var: (self._do_inits(), self.vars.get(var, ""))[1])
 
     def _accessible(self, names: str, write: bool) -> str:
         for name in spacevec(names):
@@ -785,11 +794,11 @@ def _in(text: str) -> str:
 def _random(text: str) -> str:
     xs = _numbers(text)
     if not xs:
-        return str(_random.randrange(0, 2 ** 31))
+        return str(_rng.randrange(0, 2 ** 31))
     if len(xs) == 1 and isinstance(xs[0], int) and xs[0] > 0:
-        return str(_random.randrange(0, xs[0]))
+        return str(_rng.randrange(0, xs[0]))
     if len(xs) == 2 and all(isinstance(x, int) for x in xs) and xs[0] <= xs[1]:
-        return str(_random.randint(xs[0], xs[1]))
+        return str(_rng.randint(xs[0], xs[1]))
     raise HandlerError("expected 'random [N1] [N2]'")
 
 
