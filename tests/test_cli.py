@@ -4,6 +4,7 @@ import types
 
 import pytest
 
+import clickpy
 import clickpy.lang
 from clickpy import cli
 from clickpy.lang import ConfigError
@@ -68,8 +69,29 @@ def fake_runtime(monkeypatch):
     registry.class_names = lambda: ["Counter", "Discard", "Idle", "Queue"]
     registry.doc = lambda name: f"{name} -- documentation\n"
     monkeypatch.setitem(sys.modules, "clickpy.registry", registry)
+    # `from clickpy import registry` finds the package attribute first (set
+    # when conftest imported the real router)
+    monkeypatch.setattr(clickpy, "registry", registry, raising=False)
     monkeypatch.setattr(clickpy.lang, "_registry_cache",
                         [registry.has_class, registry.class_names])
+    hotswap = types.ModuleType("clickpy.hotswap")
+    hotswap.LiveRouter = FakeLiveRouter
+    monkeypatch.setitem(sys.modules, "clickpy.hotswap", hotswap)
+
+
+class FakeLiveRouter:
+    """clickpy.hotswap.LiveRouter over a FakeRouter: runs it, no reconfiguration."""
+
+    def __init__(self, router, **options):
+        self.router = router
+        self.options = options
+        self.on_install = []
+
+    def run(self):
+        self.router.run()
+
+    def cleanup(self):
+        self.router.cleanup()
 
 
 def run(capsys, *argv):
@@ -171,7 +193,7 @@ def test_runtime_config_error_output(capsys):
 def test_internal_error_is_one_line(capsys):
     FakeRouter.fail_run = RuntimeError("boom")
     status, _, err = run(capsys, "run", "-e", "Idle -> Discard")
-    assert status == 1
+    assert status == cli.EXIT_INTERNAL          # 70, EX_SOFTWARE: a bug, not a bad config
     assert err == "clickpy: internal error: RuntimeError: boom\n"
     assert FakeRouter.instances[0].cleaned
 
@@ -209,7 +231,9 @@ def test_control_socket_and_threads(capsys):
         ("click_driver@@ControlSocket@1", "ControlSocket", "UNIX, /tmp/s")]
     assert "-j 2" in err
     assert run(capsys, "run", "-p", "x", "-e", "Idle")[2] == \
-        "clickpy: '--port' expects a TCP port number, not 'x'\n"
+        "clickpy: '--port' expects a TCP port number or ADDR:PORT, not 'x'\n"
+    status, _, _ = run(capsys, "run", "-q", "-p", "127.0.0.2:7778", "-e", "Idle -> Discard")
+    assert FakeRouter.instances[-1].graph.elements[-1].config == "TCP, 7778, ADDRESS 127.0.0.2"
 
 
 def test_clickpath_option(capsys, tmp_path):
@@ -277,7 +301,7 @@ def test_viz_svg_with_graphviz(capsys, tmp_path):
 
 def test_reserved_commands_and_help(capsys):
     assert run(capsys, "handler")[0] == 2
-    assert run(capsys, "top")[2] == "clickpy: 'top' is not implemented yet\n"
+    assert run(capsys, "top")[:2] == (2, "")         # no router named: a usage error
     status, out, _ = run(capsys, "--help")
     assert status == 0 and "Usage: clickpy" in out
     assert run(capsys)[0] == 1
