@@ -24,7 +24,6 @@ output has made no progress for CLIENT_TIMEOUT seconds.
 """
 from __future__ import annotations
 
-import errno
 import os
 import socket
 
@@ -143,8 +142,10 @@ class _NeedMore(Exception):
 
 
 class ControlConnection:
-    """One client of a ControlSocket. `server` provides `router`, `read_only`,
-    `interest_changed(conn)`, `connection_closed(conn)` and `log(msg)`."""
+    """One client of a ControlSocket. `server` provides `router` (the router
+    whose handlers it serves), `read_only`, and `interest_changed(conn)`
+    (called whenever the connection's wanted epoll events may have changed,
+    or it has finished)."""
 
     def __init__(self, server, fd: int, *, greet: bool = True, description: str = "") -> None:
         self.server = server
@@ -250,10 +251,8 @@ class ControlConnection:
     # ---- the command loop -----------------------------------------------------------
     def _run_commands(self) -> None:
         done = 0
-        while (self.inbuf or self.in_closed) and self.pending is None and not self.out_closed \
+        while self.inbuf and self.pending is None and not self.out_closed \
                 and done < COMMANDS_PER_WAKEUP and len(self.outbuf) < OUT_HIGH:
-            if not self.inbuf:
-                break
             end = self._line_end()
             if end is None:
                 if len(self.inbuf) > MAX_LINE:

@@ -289,6 +289,34 @@ def test_port_in_use_fails_or_scans():
             r.cleanup()
 
 
+def test_retries_open_the_socket_once_it_is_free():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    r = Router.from_string(f"c :: ControlSocket(TCP, {port}, RETRIES 5, RETRY_WARNINGS false); Script(wait 1.6s, stop);")
+    try:
+        assert r.element("c").listener is None           # not yet, but no error either
+        t = r.element("c").add_timer(holder.close)
+        t.schedule_after(300_000_000)
+        r.run(timeout=10)
+        assert r.element("c").listener is not None
+        assert r.element("c").listener.getsockname()[1] == port
+    finally:
+        r.cleanup()
+        holder.close()
+
+
+def test_ipv6_address():
+    r = Router.from_string("c :: ControlSocket(TCP, 0, ADDRESS ::1);")
+    try:
+        assert r.element("c").listener.getsockname()[0] == "::1"
+    finally:
+        r.cleanup()
+    with pytest.raises(ConfigError, match="expected an IPv4 or IPv6 address"):
+        Router.from_string("c :: ControlSocket(TCP, 0, ADDRESS nowhere);")
+
+
 def test_descriptor_and_device_transports():
     """SOCKET FD serves an already-open stream; DEVICE a character device
     (here a pseudo-terminal, as a virtio-serial port would be)."""

@@ -2,7 +2,6 @@
 failed swaps leave the old configuration running and say why."""
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time

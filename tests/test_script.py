@@ -1,7 +1,6 @@
 """Script, DriverManager, Message and Error: each instruction and expression."""
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time

@@ -9,7 +9,7 @@ import stat
 import sys
 import time
 
-from clickpy.args import BOOL, INT, UINT, WORD, FILENAME, ANY, SECONDS, IPADDR
+from clickpy.args import ANY, BOOL, FILENAME, INT, IP6ADDR, IPADDR, SECONDS, UINT, WORD, ArgError
 from clickpy.control import ControlConnection, EPOLLIN
 from clickpy.element import Element
 
@@ -74,7 +74,7 @@ class ControlSocket(Element):
       READONLY        Boolean. Refuse every write handler (530) (false)
       VERBOSE         Boolean. Print connections opened and closed (false)
       LOCALHOST       Boolean. TCP: listen on 127.0.0.1 only (true)
-      ADDRESS         IP address. TCP: listen on this address (127.0.0.1)
+      ADDRESS         IPv4 or IPv6 address. TCP: listen on this address (127.0.0.1)
       RETRIES         Integer. If the socket cannot be opened, retry once a second
                       this many times before stopping the router (0)
       RETRY_WARNINGS  Boolean. Warn at every failed retry (true)
@@ -116,7 +116,10 @@ class ControlSocket(Element):
                 raise self.error("PORT requires TCP port")
             self.port_text = text
             if address is not None:
-                IPADDR(address)            # raises a clear error for a bad address
+                try:
+                    (IP6ADDR if ":" in address else IPADDR)(address)
+                except ArgError:
+                    raise self.error(f"ADDRESS: expected an IPv4 or IPv6 address, not '{address}'") from None
                 self.bind_address = address
             else:
                 self.bind_address = "127.0.0.1" if localhost else "0.0.0.0"
@@ -322,11 +325,7 @@ class ControlSocket(Element):
                 desc = addr or "unix socket"
             self._add_connection(sock.detach(), desc)
 
-    # the connection's server interface
-    @property
-    def connection_router(self):
-        return self.router
-
+    # ---- what a ControlConnection asks of its server ----------------------------------
     def interest_changed(self, conn: ControlConnection) -> None:
         if conn.closed:
             return

@@ -17,7 +17,7 @@ import time
 
 from clickpy.args import ANY, BOOL, SECONDS, ArgError
 from clickpy.element import Element, HandlerError
-from clickpy.lang.strings import expand, parse_click_int, quote, shift_spacevec, spacevec, unquote
+from clickpy.lang.strings import expand, parse_click_int, shift_spacevec, spacevec, unquote
 
 # instructions (blocking ones first)
 INITIAL, WAIT_STEP, WAIT_TIME = "initial", "wait_step", "wait_time"
