@@ -389,28 +389,32 @@ def _drop_privileges(user: str) -> None:
         raise _Exit(EXIT_PRIVILEGES, f"--user {user}: {e.strerror}") from None
 
 
-def _setup_logging(level_name: str | None) -> None:
-    """Log records go to stderr; under systemd (JOURNAL_STREAM set) each line
-    carries its syslog priority as a <N> prefix, which journald reads."""
-    import logging
-    level = getattr(logging, (level_name or "warning").upper(), None)
-    if not isinstance(level, int):
-        raise _Fail(f"'--log-level' expects debug, info, warning or error, not '{level_name}'")
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM"):
-        priorities = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
-                      logging.CRITICAL: 2}
+class Log:
+    """Leveled messages on stderr. Under systemd (JOURNAL_STREAM set) each
+    line starts with its syslog priority as <N>, which journald reads."""
 
-        class _JournalFormatter(logging.Formatter):
-            def format(self, record):
-                return f"<{priorities.get(record.levelno, 6)}>{record.getMessage()}"
-        handler.setFormatter(_JournalFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
-    log = logging.getLogger(PROG)
-    log.handlers[:] = [handler]
-    log.setLevel(level)
-    log.propagate = False
+    LEVELS = {"debug": 7, "info": 6, "warning": 4, "error": 3}
+
+    def __init__(self, level_name: str | None) -> None:
+        name = (level_name or "warning").lower()
+        if name not in self.LEVELS:
+            raise _Fail(f"'--log-level' expects debug, info, warning or error, not '{level_name}'")
+        self.threshold = self.LEVELS[name]
+        self.journal = bool(os.environ.get("JOURNAL_STREAM"))
+
+    def log(self, level: str, message: str) -> None:
+        priority = self.LEVELS[level]
+        if priority > self.threshold:
+            return
+        if self.journal:
+            text = "".join(f"<{priority}>{line}\n" for line in message.splitlines())
+        else:
+            text = f"{PROG}: {level}: {message}\n"
+        _write(sys.stderr, text)
+        sys.stderr.flush()
+
+    def warning(self, message: str) -> None:
+        self.log("warning", message)
 
 
 def _from_graph(Router, graph, warnings: bool, threads: int | None):
@@ -455,7 +459,7 @@ def cmd_run(argv: list[str]) -> int:
             raise _Fail(f"'--threads' expects a number, not '{t}'")
         threads = max(int(t), 1)
     warnings = _warnings_on(opts)
-    _setup_logging(opts.get("log_level"))
+    log = Log(opts.get("log_level"))
     metrics_at = _address_port(opts["metrics"], "--metrics") if "metrics" in opts else None
     graph, name = _load(opts, pos)
     _print_diagnostics(graph.warnings, warnings)
@@ -464,27 +468,28 @@ def cmd_run(argv: list[str]) -> int:
     flat = unparse(graph) if "output" in opts else None
     _control_sockets(graph, opts)
     router = _from_graph(Router, graph, warnings, threads)
-    import logging
-    from clickpy.hotswap import LiveRouter
-    source, is_expr, defines = _config_source(opts, pos)
-    live = LiveRouter(router, config_file=None if is_expr or source in (None, "-") else source,
-                      allow_hotconfig=bool(opts.get("allow")), defines=defines,
-                      search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
-                      log=logging.getLogger(PROG).warning,
-                      graph_hook=lambda g: _control_sockets(g, opts))
+    live = None
+    if not opts.get("quit"):
+        from clickpy.hotswap import LiveRouter
+        source, is_expr, defines = _config_source(opts, pos)
+        live = LiveRouter(router, config_file=None if is_expr or source in (None, "-") else source,
+                          allow_hotconfig=bool(opts.get("allow")), defines=defines,
+                          search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
+                          log=log.warning, graph_hook=lambda g: _control_sockets(g, opts))
     metrics = None
     status = 0
     try:
         if metrics_at is not None:
             from clickpy.metrics import MetricsServer
             try:
-                metrics = MetricsServer(lambda: live.router, metrics_at[0] or "127.0.0.1", int(metrics_at[1]))
+                metrics = MetricsServer(lambda: live.router if live else router, metrics_at[0] or "127.0.0.1", int(metrics_at[1]))
             except ImportError:
                 raise _Exit(EXIT_CONFIG, "--metrics needs the prometheus-client package") from None
             except OSError as e:
                 raise _Exit(EXIT_CONFIG, f"--metrics {opts['metrics']}: {e.strerror or e}") from None
             metrics.install(router)
-            live.on_install.append(metrics.install)
+            if live is not None:
+                live.on_install.append(metrics.install)
         if "user" in opts:
             _drop_privileges(opts["user"])
         if flat is not None:
@@ -525,7 +530,7 @@ def cmd_run(argv: list[str]) -> int:
         try:
             if metrics is not None:
                 metrics.close()
-            live.cleanup()
+            (live or router).cleanup()
         except Exception as e:  # cleanup problems must not hide the run's result
             _eprint(f"{PROG}: warning: cleanup failed: {e}")
     return status

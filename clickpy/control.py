@@ -25,7 +25,6 @@ output has made no progress for CLIENT_TIMEOUT seconds.
 from __future__ import annotations
 
 import os
-import socket
 
 PROTOCOL_VERSION = "1.3"
 GREETING = f"Click::ControlSocket/{PROTOCOL_VERSION}\r\n".encode()
@@ -559,7 +558,7 @@ class ControlClient:
     `clickpy top` use). `ControlClient.connect("7777")`, `("/tmp/sock")` or
     `("host:port")`."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock) -> None:
         self.sock = sock
         self.buf = bytearray()
         greeting = self._line()
@@ -569,6 +568,7 @@ class ControlClient:
 
     @classmethod
     def connect(cls, where: str, timeout: float | None = 10.0) -> "ControlClient":
+        import socket
         if "/" in where or where.startswith("@") or not where.replace(":", "").replace(".", "").isalnum():
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(timeout)

@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 
-from clickpy.control import Pending, _error_lines
 
 # Switch interval while a builder thread runs: how long the driver may wait
 # for the GIL when the builder holds it.
@@ -101,7 +100,7 @@ class LiveRouter:
                 f"last_stall_us {self.last_stall_ns / 1000:.1f}\n"
                 f"last_error {self.last_error.splitlines()[0] if self.last_error else ''}")
 
-    def _hotconfig_handler(self, text: str) -> Pending:
+    def _hotconfig_handler(self, text: str):
         return self.reconfigure(text, "<hotconfig>")
 
     def _reload_file(self) -> None:
@@ -117,7 +116,7 @@ class LiveRouter:
         pending = self.reconfigure(text, self.config_file)
         pending.add_done_callback(self._log_result)
 
-    def _log_result(self, p: Pending) -> None:
+    def _log_result(self, p) -> None:
         if p.ok:
             self.log("reconfigured" + (": " + "; ".join(p.messages) if p.messages else ""))
         else:
@@ -125,10 +124,11 @@ class LiveRouter:
                      + "\n  ".join(p.messages))
 
     # ---- building ------------------------------------------------------------------
-    def reconfigure(self, text: str, filename: str = "<hotconfig>") -> Pending:
+    def reconfigure(self, text: str, filename: str = "<hotconfig>"):
         """Start replacing the configuration with `text`; the Pending resolves
         (in the driver's thread, while the router runs) when the new one runs
         or the attempt failed."""
+        from clickpy.control import Pending
         pending = Pending()
         if self._builder is not None:
             pending.resolve(False, ["a reconfiguration is already in progress"])
@@ -138,8 +138,9 @@ class LiveRouter:
         self._builder.start()
         return pending
 
-    def _build(self, text: str, filename: str, pending: Pending) -> None:
+    def _build(self, text: str, filename: str, pending) -> None:
         from clickpy import registry
+        from clickpy.control import _error_lines
         from clickpy.lang import parse_config
         from clickpy.lang.graph import ConfigError
         from clickpy.router import Router
@@ -184,7 +185,7 @@ class LiveRouter:
             return
         self._swap(new, messages, pending)
 
-    def _swap(self, new, messages: list[str], pending: Pending) -> None:
+    def _swap(self, new, messages: list[str], pending) -> None:
         old = self.router
         self.last_swap_start_ns = time.monotonic_ns()
         # no collection pause inside the stall; run() enables it again once the
