@@ -260,7 +260,8 @@ class Router:
         errors: list[Diagnostic] = []
         for elem in sorted(self.elements, key=lambda e: type(e).configure_phase):
             args = Args(elem.config_string, context=f"{elem.name} :: {type(elem).__name__}",
-                        location=elem.location, resolver=self._resolve_element)
+                        location=elem.location, resolver=self._resolve_element,
+                        names=lambda text, kinds, elem=elem: self._address_name(elem, text, kinds))
             try:
                 elem.configure(args)
                 args.complete()
@@ -270,6 +271,20 @@ class Router:
                 errors.append(Diagnostic(elem.location, f"{elem.name} :: {type(elem).__name__}: {e}"))
         if errors:
             raise ConfigError(errors)
+
+    def _address_name(self, elem, text: str, kinds: tuple) -> str | None:
+        """An address for a mnemonic name, from the AddressInfo elements whose
+        compound contains elem (innermost first), as Click's AddressInfo."""
+        scope = elem.name
+        while True:
+            scope = scope.rpartition("/")[0]
+            for info in self.elements:
+                if hasattr(info, "lookup_address") and info.name.rpartition("/")[0] == scope:
+                    found = info.lookup_address(text, kinds)
+                    if found is not None:
+                        return found
+            if not scope:
+                return None
 
     def _resolve_element(self, name: str):
         elem = self.by_name.get(name)

@@ -263,3 +263,42 @@ def test_message_and_error_elements(capsys):
         Router.from_string('Message("stop here", ERROR);')
     with pytest.raises(ConfigError, match="Error element always fails"):
         Router.from_string("InfiniteSource -> Error(anything, at all) -> Discard;")
+
+
+def test_addressinfo_names_addresses_for_other_elements():
+    from clickpy import registry
+    from clickpy.args import ETHERADDR, IP6ADDR, IPADDR, IPPREFIX
+    from clickpy.element import Element
+
+    class Takes(Element):
+        port_count = "0/0"
+
+        def configure(self, args):
+            self.ip = args.read("IP", IPADDR, None)
+            self.net = args.read("NET", IPPREFIX, None)
+            self.eth = args.read("ETH", ETHERADDR, None)
+            self.ip6 = args.read("IP6", IP6ADDR, None)
+    registry.register("AddressTaker", Takes)
+    r = Router.from_string("""
+        AddressInfo(mauer 10.0.0.1/24 00:50:BA:85:84:A9, v6 fe80::1);
+        a :: AddressTaker(IP mauer, NET mauer, ETH mauer, IP6 v6);
+        b :: AddressTaker(IP mauer:ip, ETH 1:2:3:4:5:6);
+        elementclass Box { AddressInfo(mauer 192.168.1.1, inner 1.2.3.4); t :: AddressTaker(IP mauer) }
+        box :: Box;""")
+    try:
+        a = r.element("a")
+        assert a.ip == IPADDR("10.0.0.1") and a.net == IPPREFIX("10.0.0.1/24")
+        assert a.eth == bytes.fromhex("0050ba8584a9") and a.ip6 == IP6ADDR("fe80::1")
+        assert r.element("b").ip == IPADDR("10.0.0.1")
+        assert r.element("box/t").ip == IPADDR("192.168.1.1")     # the inner name hides the outer
+        assert "mauer\tipnet=10.0.0.1/24 ip=10.0.0.1 eth=00:50:BA:85:84:A9" in r.handler("AddressInfo@1.table")
+    finally:
+        r.cleanup()
+    for cfg, msg in [("AddressInfo(a); ", "expected 'NAME ADDRESS"),
+                     ("AddressInfo(a b);", "is not an IP, IPv6 or Ethernet address"),
+                     ("AddressInfo(v6 fe80::1); AddressTaker(IP v6);", "expected IP address"),
+                     ("x :: AddressTaker(IP inner);", "expected IP address"),
+                     ("elementclass Box { AddressInfo(inner 1.2.3.4); } b :: Box; AddressTaker(IP inner);",
+                      "expected IP address")]:
+        with pytest.raises(ConfigError, match=msg):
+            Router.from_string(cfg)
