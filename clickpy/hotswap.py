@@ -217,17 +217,27 @@ class LiveRouter:
     def run(self, timeout: float | None = None, handle_signals: bool = True) -> None:
         """Run until stopped; a successful reconfiguration continues with the new router."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            router = self.router
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            router.run(timeout=remaining, handle_signals=handle_signals)
-            if self.router is router:
-                return
-            self._retire()
-            if self._gc_was_enabled:
-                self._enable_gc_when_running(self.router)
-            if deadline is not None and time.monotonic() >= deadline:
-                return
+        # Keep the driver's signals blocked between two routers' loops too: one
+        # arriving during a swap waits for the new loop's signalfd instead of
+        # killing the process.
+        blocked = None
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        try:
+            while True:
+                router = self.router
+                remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                router.run(timeout=remaining, handle_signals=handle_signals)
+                if self.router is router:
+                    return
+                self._retire()
+                if self._gc_was_enabled:
+                    self._enable_gc_when_running(self.router)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+        finally:
+            if blocked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _enable_gc_when_running(self, router) -> None:
         """Re-enable the collector from the new router's first timer round."""
