@@ -220,3 +220,20 @@ def test_hotconfig_reply_and_pipelined_commands_follow_the_swap():
     live.cleanup()
     assert first == (200, ["Write handler 'hotconfig' OK"])
     assert data == "77"
+
+
+def test_client_leaving_during_a_reconfiguration():
+    """The writer of hotconfig hangs up before the reply: the swap still
+    happens and the router neither spins nor fails."""
+    def client(live):
+        new = TRAFFIC.replace("Queue(4000)", "Queue(88)").encode()
+        import socket as socket_module
+        s = socket_module.create_connection(("127.0.0.1", live.router.element("cs").bound_port))
+        s.sendall(b"WRITEDATA hotconfig %d\r\n" % len(new) + new)
+        s.close()
+        assert wait_for(lambda: live.swaps == 1)
+        with _client(live) as cl:
+            return cl.read("q.capacity"), cl.read("cs.connections")
+    live, (capacity, conns) = serve(TRAFFIC, client, allow_hotconfig=True)
+    live.cleanup()
+    assert capacity == "88" and conns == "1"

@@ -332,7 +332,13 @@ class ControlSocket(Element):
         if conn.finished:
             self._close(conn)
             return
-        self._register(conn.fd, conn.wanted_events())
+        events = conn.wanted_events()
+        if events:
+            self._register(conn.fd, events)
+        else:
+            # waiting for a Pending with nothing to read or write: leave epoll,
+            # which would otherwise report a hung-up peer at every round
+            self._unregister(conn.fd)
         if conn.outbuf and not self._timeout_timer.scheduled():
             self._timeout_timer.schedule_after(self._timeout_tick())
 
