@@ -28,7 +28,7 @@ def test_loop_with_arithmetic_prints_and_stops(capsys):
 
 def test_print_forms_and_quoting(capsys, tmp_path):
     out = tmp_path / "out.txt"
-    r = run(f"""src :: InfiniteSource(LIMIT 3, STOP false) -> c :: Counter -> Discard;
+    r = run(f"""src :: InfiniteSource(LIMIT 3, BURST 3, STOP false) -> c :: Counter -> Discard;
         Script(wait 50ms,
                print c.count, print "c.count", print '"c.count"',
                set x c.count, print $x, print $($x),
@@ -45,7 +45,7 @@ def test_print_forms_and_quoting(capsys, tmp_path):
 
 
 def test_read_and_write_and_status(capsys):
-    r = run("""src :: InfiniteSource(LIMIT 4, STOP false) -> c :: Counter -> Discard;
+    r = run("""src :: InfiniteSource(LIMIT 4, BURST 4, STOP false) -> c :: Counter -> Discard;
         Script(wait 20ms, read c.count, write c.reset, print $?, read c.count,
                write c.nosuch 1, print $?, writeq "c.reset", print $?, stop);""")
     r.cleanup()
@@ -247,7 +247,7 @@ def test_signal_scripts_run_on_their_signals(capsys):
 def test_handler_names_resolve_inside_compound_elements(capsys):
     r = run("""elementclass Box { c :: Counter; input -> c -> output;
                                   Script(wait 20ms, print c.count, stop) }
-               InfiniteSource(LIMIT 2, STOP false) -> b :: Box -> Discard;""")
+               InfiniteSource(LIMIT 2, BURST 2, STOP false) -> b :: Box -> Discard;""")
     r.cleanup()
     assert capsys.readouterr().out == "2\n"
 
