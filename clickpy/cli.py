@@ -11,9 +11,16 @@ in its format, so a Click user's scripts keep working (`clickpy FILE ...`
 without a subcommand means `clickpy run FILE ...`).  Errors are printed as
 `file:line:col: message` with the source line and a caret, and the exit
 status is 1; a Python traceback is never shown.
+
+Start-up time is part of the interface (C Click starts in milliseconds): the
+`run` path imports only what it needs, with no heavy standard module (typing,
+re, enum, inspect, ...); tests/test_cli.py checks the list and
+bench/bench_startup.py measures the time.  Imports used only by errors,
+`viz`, `flatten` or `elements` stay inside the functions that need them.
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -51,6 +58,7 @@ Options for run:
       --user NAME               Drop root privileges to NAME once initialized.
       --log-level LEVEL         debug, info, warning (default) or error.
   -j, --threads N               Run N worker processes.
+      --pool N                  Use a pool of N packet buffers (also for check).
       --help                    Print this message and exit.
   -v, --version                 Print version number and exit.
 """
@@ -61,7 +69,7 @@ VERSION = "0.1"
 # Exit statuses of `clickpy run`: what failed.
 EXIT_OK = 0
 EXIT_CONFIG = 1          # the configuration did not parse, check or initialize
-EXIT_USAGE = 2           # bad command line
+EXIT_USAGE = 2           # bad command line (handler, top)
 EXIT_PRIVILEGES = 3      # --user could not drop privileges
 EXIT_INTERNAL = 70       # a bug in clickpy (EX_SOFTWARE)
 
@@ -76,6 +84,21 @@ class _Exit(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+# Set by main() when the command has the process to itself: start-up creates many
+# long-lived objects (modules, classes, the graph, the router) and little garbage,
+# so the cyclic GC stays off until the router is ready (_router_ready), which saves
+# a tenth of the start-up time and, with gc.freeze(), most of the exit time.
+_gc_deferred = False
+
+
+def _router_ready() -> None:
+    global _gc_deferred
+    if _gc_deferred:
+        _gc_deferred = False
+        gc.freeze()
+        gc.enable()
 
 
 def _write(stream, text: str) -> None:
@@ -127,8 +150,23 @@ _RUN = dict(_COMMON, **{
     "a": ("allow", False, False), "allow-reconfigure": ("allow", False, False),
     "metrics": ("metrics", True, False), "user": ("user", True, False),
     "log-level": ("log_level", True, False),
+    "pool": ("pool", True, False),
 })
+_CHECK = dict(_COMMON, pool=("pool", True, False))
 _FLATTEN = dict(_COMMON, **{"o": ("output", True, False), "output": ("output", True, False)})
+
+
+def _long_option(name: str, spec: dict, arg: str) -> str:
+    """The long option `name` means: itself, or as in click(1) (Clp) the one option
+    it is an unambiguous prefix of (`--expr` for `--expression`)."""
+    if len(name) > 1 and name in spec:
+        return name
+    matches = sorted(k for k in spec if len(k) > 1 and name and k.startswith(name))
+    if len({spec[k][0] for k in matches}) == 1:
+        return matches[0]
+    if matches:
+        raise _Fail(f"option '{arg}' is ambiguous ({', '.join('--' + k for k in matches)})")
+    raise _Fail(f"unrecognized option '{arg}'")
 
 
 def _parse_options(argv: list[str], spec: dict) -> tuple[dict, list[str]]:
@@ -154,8 +192,7 @@ def _parse_options(argv: list[str], spec: dict) -> tuple[dict, list[str]]:
             break
         if a.startswith("--"):
             name, eq, value = a[2:].partition("=")
-            if name not in spec or len(name) == 1:
-                raise _Fail(f"unrecognized option '{a}'")
+            name = _long_option(name, spec, a)
             if spec[name][1]:
                 if not eq:
                     if i >= n:
@@ -219,7 +256,7 @@ def _config_source(opts: dict, pos: list[str]) -> tuple[str | None, bool, dict[s
 
 
 def _load(opts: dict, pos: list[str]):
-    """Parse the configuration named by the options; return (graph, source name)."""
+    """Parse the configuration named by the options; return (graph, source name, text)."""
     from clickpy.lang import parse_config
     source, is_expr, defines = _config_source(opts, pos)
     search = []
@@ -237,43 +274,72 @@ def _load(opts: dict, pos: list[str]):
             raise _Fail(f"{source}: {e.strerror or e}") from None
         name = source
     graph = parse_config(text, name, defines=defines, search_path=search)
-    return graph, name
+    return graph, name, text
 
 
 def _warnings_on(opts: dict) -> bool:
     return not opts.get("nowarn") or bool(opts.get("warn"))
 
 
-def _import_router():
+MAX_POOL = 1 << 31     # 4 TiB of 2 KiB buffers: beyond any machine, within PacketPool's range
+
+
+def _pool_size(opts: dict) -> int | None:
+    value = opts.get("pool")
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) < 12 and 0 < int(value) <= MAX_POOL):
+        raise _Fail(f"'--pool' expects a number of buffers from 1 to {MAX_POOL}, not '{value}'")
+    return int(value)
+
+
+def _threads(opts: dict) -> int:
+    value = opts.get("threads", "1")
+    if not (value.isascii() and value.isdigit() and len(value) < 12):
+        raise _Fail(f"'--threads' expects a number, not '{value}'")
+    return max(int(value), 1)
+
+
+def _make_router(graph, text: str, opts: dict):
+    """The router for a parsed graph (configured and initialized), as the options say."""
+    from clickpy.router import Router
+    kwargs = {"warnings": _warnings_on(opts), "config_text": text, "pool_size": _pool_size(opts)}
+    threads = _threads(opts)
+    if threads > 1:
+        init = Router.__init__.__code__
+        if "workers" in init.co_varnames[:init.co_argcount + init.co_kwonlyargcount]:
+            kwargs["workers"] = threads
+        elif kwargs["warnings"]:
+            _eprint(f"{PROG}: warning: -j {threads}: multiple workers are not supported yet, "
+                    f"running one")
     try:
-        from clickpy.router import Router
-    except ImportError as e:
-        raise _Fail(f"the runtime is not available ({e})") from None
-    return Router
+        return Router.from_graph(graph, **kwargs)
+    except MemoryError:
+        raise _Fail("not enough memory for the packet pool"
+                    + (" (see --pool)" if kwargs["pool_size"] else "")) from None
 
 
 # ---------------------------------------------------------------------------
 # Handlers, as click(1) prints them
 
 
-def _handler_names(router) -> set[str]:
-    try:
-        return set(router.handler_names())
-    except Exception:
-        return set()
-
-
-def _read_handler(router, full: str, print_name: bool, out) -> bool:
+def _read_value(router, full: str, names: set[str]) -> str | None:
+    """The value of read handler `full`, or None after printing why there is none."""
+    if full not in names:
+        _eprint(f"{PROG}: no '{full}' handler")
+        return None
     try:
         value = router.handler(full)
-    except Exception as e:
-        from clickpy.lang.graph import ConfigError
-        if isinstance(e, ConfigError):
-            _print_diagnostics(e.diagnostics)
-        else:
-            _eprint(f"{PROG}: no '{full}' handler")
+    except Exception as e:     # write-only, or the read itself failed
+        _eprint(f"{PROG}: {e}")
+        return None
+    return "" if value is None else str(value)
+
+
+def _read_handler(router, full: str, names: set[str], print_name: bool, out) -> bool:
+    value = _read_value(router, full, names)
+    if value is None:
         return False
-    value = "" if value is None else str(value)
     if print_name:
         out.write(f"{full}:\n")
     if value and not value.endswith("\n"):
@@ -288,45 +354,36 @@ def call_read_handlers(router, graph, handlers: list[str], out=None) -> bool:
     """Print each handler's value as click(1) does: just the value for a single
     handler, `name:\\nvalue\\n` blocks when there are several.  An element part
     may be a glob pattern or a class name."""
-    from fnmatch import fnmatchcase
     out = out or sys.stdout
     print_names = len(handlers) > 1
-    elements = [(e.name, e.class_name) for e in graph.elements]
+    names = set(router.handler_names())
     ok = True
     for h in handlers:
-        if "." not in h:
-            ok &= _read_handler(router, h, print_names, out)
-            continue
-        ename, hname = h.split(".", 1)
-        if any(e == ename for e, _ in elements) or not elements:
-            ok &= _read_handler(router, h, print_names, out)
+        ename, dot, hname = h.partition(".")
+        if not dot or router.element(ename) is not None:
+            ok &= _read_handler(router, h, names, print_names, out)
             continue
         is_pattern = any(c in ename for c in "?*[")
-        names = _handler_names(router)
-        matched = [e for e, cls in elements
-                   if (fnmatchcase(e, ename) if is_pattern else cls == ename)]
+        if is_pattern:
+            from fnmatch import fnmatchcase
+        matched = [e.name for e in graph.elements
+                   if (fnmatchcase(e.name, ename) if is_pattern else e.class_name == ename)]
         if not matched:
-            # maybe an element the runtime added; let it answer
-            if not is_pattern and f"{ename}.{hname}" in names:
-                ok &= _read_handler(router, h, print_names, out)
-                continue
             _eprint(f"{PROG}: no element {'matching ' if is_pattern else ''}'{ename}'")
             ok = False
             continue
-        for e in matched:
-            full = f"{e}.{hname}"
-            if names and full not in names:
-                continue
-            ok &= _read_handler(router, full, True, out)
+        for e in matched:       # as click(1): elements without the read handler are skipped
+            if router.element(e).has_read_handler(hname):
+                ok &= _read_handler(router, f"{e}.{hname}", names, True, out)
     return ok
 
 
 def _exit_value(router, handler: str) -> int:
+    """The exit status -x HANDLER gives: its integer or boolean value (true: 0), as
+    click(1) does; 255 when it cannot be read or is neither."""
     from clickpy.lang.strings import parse_click_int, uncomment
-    try:
-        value = str(router.handler(handler))
-    except Exception:
-        _eprint(f"{PROG}: no '{handler}' handler")
+    value = _read_value(router, handler, set(router.handler_names()))
+    if value is None:
         return 255
     text = uncomment(value)
     v = parse_click_int(text, True)
@@ -369,7 +426,7 @@ def _address_port(text: str, option: str, allow_plus: bool = False) -> tuple[str
         address, port = "", text
     address = address.strip("[]")
     p = port[:-1] if allow_plus and port.endswith("+") else port
-    if not (p.isascii() and p.isdigit() and 0 < int(p) < 65536):
+    if not (p.isascii() and p.isdigit() and len(p) < 6 and 0 < int(p) < 65536):
         raise _Fail(f"'{option}' expects a TCP port number or ADDR:PORT, not '{text}'")
     return address, port
 
@@ -417,22 +474,6 @@ class Log:
         self.log("warning", message)
 
 
-def _from_graph(Router, graph, warnings: bool, threads: int | None):
-    kwargs = {"warnings": warnings}
-    if threads and threads > 1:
-        import inspect
-        try:
-            params = inspect.signature(Router.from_graph).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if "workers" in params:
-            kwargs["workers"] = threads
-        elif warnings:
-            _eprint(f"{PROG}: warning: -j {threads}: multiple workers are not supported yet, "
-                    f"running one")
-    return Router.from_graph(graph, **kwargs)
-
-
 def _write_output(path: str, text: str) -> None:
     if path == "-":
         _write(sys.stdout, text)
@@ -452,22 +493,16 @@ def cmd_run(argv: list[str]) -> int:
     if opts.get("version"):
         _write(sys.stdout, f"clickpy {VERSION}\n")
         return 0
-    threads = None
-    if "threads" in opts:
-        t = opts["threads"]
-        if not (t.isdigit() and t.isascii()):
-            raise _Fail(f"'--threads' expects a number, not '{t}'")
-        threads = max(int(t), 1)
     warnings = _warnings_on(opts)
     log = Log(opts.get("log_level"))
     metrics_at = _address_port(opts["metrics"], "--metrics") if "metrics" in opts else None
-    graph, name = _load(opts, pos)
+    graph, name, text = _load(opts, pos)
     _print_diagnostics(graph.warnings, warnings)
-    Router = _import_router()
-    from clickpy.lang import unparse
-    flat = unparse(graph) if "output" in opts else None
+    if "output" in opts:
+        from clickpy.lang import unparse
+        flat = unparse(graph)
     _control_sockets(graph, opts)
-    router = _from_graph(Router, graph, warnings, threads)
+    router = _make_router(graph, text, opts)
     live = None
     if not opts.get("quit"):
         from clickpy.hotswap import LiveRouter
@@ -476,13 +511,15 @@ def cmd_run(argv: list[str]) -> int:
                           allow_hotconfig=bool(opts.get("allow")), defines=defines,
                           search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
                           log=log.warning, graph_hook=lambda g: _control_sockets(g, opts))
+    _router_ready()
     metrics = None
     status = 0
     try:
         if metrics_at is not None:
             from clickpy.metrics import MetricsServer
             try:
-                metrics = MetricsServer(lambda: live.router if live else router, metrics_at[0] or "127.0.0.1", int(metrics_at[1]))
+                metrics = MetricsServer(lambda: live.router if live else router,
+                                        metrics_at[0] or "127.0.0.1", int(metrics_at[1]))
             except ImportError:
                 raise _Exit(EXIT_CONFIG, "--metrics needs the prometheus-client package") from None
             except OSError as e:
@@ -492,16 +529,14 @@ def cmd_run(argv: list[str]) -> int:
                 live.on_install.append(metrics.install)
         if "user" in opts:
             _drop_privileges(opts["user"])
-        if flat is not None:
+        if "output" in opts:
             _write_output(opts["output"], flat)
-        import time
-        try:
+        timing = opts.get("time")
+        if timing:
             import resource
+            import time
             before = resource.getrusage(resource.RUSAGE_SELF)
-        except ImportError:  # pragma: no cover
-            resource = None
-            before = None
-        t0 = time.monotonic()
+            t0 = time.monotonic()
         if not opts.get("quit"):
             if graph.elements:
                 live.run()
@@ -509,17 +544,12 @@ def cmd_run(argv: list[str]) -> int:
                 graph = router.graph
             elif warnings:
                 _eprint(f"{PROG}: warning: {name}: configuration has no elements, exiting")
-        t1 = time.monotonic()
-        if opts.get("time"):
-            if resource is not None:
-                after = resource.getrusage(resource.RUSAGE_SELF)
-                user = after.ru_utime - before.ru_utime
-                system = after.ru_stime - before.ru_stime
-            else:  # pragma: no cover
-                user = system = 0.0
-            wall = t1 - t0
-            _write(sys.stdout, "%.3fu %.3fs %d:%05.2f\n" % (user, system, int(wall // 60),
-                                                          wall % 60))
+        if timing:
+            wall = time.monotonic() - t0
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            _write(sys.stdout, "%.3fu %.3fs %d:%05.2f\n" % (
+                after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
+                int(wall // 60), wall % 60))
         if opts.get("handler"):
             if not call_read_handlers(router, graph, opts["handler"]):
                 status = 1
@@ -537,20 +567,14 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def cmd_check(argv: list[str]) -> int:
-    opts, pos = _parse_options(argv, _COMMON)
+    opts, pos = _parse_options(argv, _CHECK)
     if opts.get("help"):
         _write(sys.stdout, USAGE)
         return 0
-    warnings = _warnings_on(opts)
-    graph, _ = _load(opts, pos)
-    _print_diagnostics(graph.warnings, warnings)
-    try:
-        from clickpy.router import Router
-    except ImportError:
-        if warnings:
-            _eprint(f"{PROG}: warning: the runtime is not available; checked the syntax only")
-        return 0
-    router = Router.from_graph(graph, warnings=warnings)
+    graph, _, text = _load(opts, pos)
+    _print_diagnostics(graph.warnings, _warnings_on(opts))
+    router = _make_router(graph, text, opts)
+    _router_ready()
     router.cleanup()
     return 0
 
@@ -560,19 +584,11 @@ def cmd_flatten(argv: list[str]) -> int:
     if opts.get("help"):
         _write(sys.stdout, USAGE)
         return 0
-    graph, _ = _load(opts, pos)
+    graph, _, _ = _load(opts, pos)
     _print_diagnostics(graph.warnings, _warnings_on(opts))
     from clickpy.lang import unparse
     _write_output(opts.get("output", "-"), unparse(graph))
     return 0
-
-
-def _registry():
-    try:
-        from clickpy import registry
-    except ImportError as e:
-        raise _Fail(f"the element registry is not available ({e})") from None
-    return registry
 
 
 def cmd_elements(argv: list[str]) -> int:
@@ -580,16 +596,15 @@ def cmd_elements(argv: list[str]) -> int:
     if opts.get("help"):
         _write(sys.stdout, "Usage: clickpy elements [CLASS]\n")
         return 0
-    registry = _registry()
-    names = sorted(registry.class_names())
+    from clickpy import registry
+    names = registry.class_names()
     if not pos:
         _write(sys.stdout, "".join(n + "\n" for n in names))
         return 0
     status = 0
     for cls in pos:
         if not registry.has_class(cls):
-            from clickpy.lang import suggest
-            s = suggest(cls, names)
+            s = registry.suggest(cls)
             _eprint(f"{PROG}: no element class '{cls}'" + (f" (did you mean '{s}'?)" if s else ""))
             status = 1
             continue
@@ -647,7 +662,7 @@ def cmd_viz(argv: list[str]) -> int:
     if opts.get("help"):
         _write(sys.stdout, "Usage: clickpy viz [FILE | -e EXPR] [-o graph.svg|graph.dot]\n")
         return 0
-    graph, _ = _load(opts, pos)
+    graph, _, _ = _load(opts, pos)
     _print_diagnostics(graph.warnings, _warnings_on(opts))
     dot = graph_to_dot(graph)
     out = opts.get("output", "-")
@@ -701,10 +716,17 @@ def _main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `clickpy` console script; returns the exit status."""
+    """Entry point of the `clickpy` console script; returns the exit status.
+
+    Without `argv` (the console script, `python -m clickpy`) the process is the
+    command's own, and main() also tunes the garbage collector for start-up."""
+    global _gc_deferred
     from clickpy.lang.graph import ConfigError
     if argv is None:
         argv = sys.argv[1:]
+        if gc.isenabled():
+            gc.disable()
+            _gc_deferred = True
     try:
         return _main(list(argv))
     except ConfigError as e:

@@ -30,12 +30,14 @@ reconfiguration"):
 """
 from __future__ import annotations
 
+import _signal          # the C half of `signal`, loaded with Python: no start-up cost
+import _thread
 import gc
 import os
-import signal
 import sys
-import threading
 import time
+
+from _signal import SIGHUP, SIGINT, SIGTERM
 
 
 # Switch interval while a builder thread runs: how long the driver may wait
@@ -66,7 +68,7 @@ class LiveRouter:
         self.last_stall_ns = 0
         self._retired = None                 # the replaced router, cleaned before the next run
         self._gc_was_enabled = True
-        self._builder: threading.Thread | None = None
+        self._builder = None                 # the builder thread while one runs
         self._built = None                   # (router or None, messages, pending) from the builder
         self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.on_install: list = []           # callables(router): serve from each new router too
@@ -85,7 +87,7 @@ class LiveRouter:
         def on_signal(signo: int, previous=previous) -> bool:
             if previous is not None and previous(signo):
                 return True
-            if signo == signal.SIGHUP:
+            if signo == SIGHUP:
                 self._reload_file()
                 return True
             return False
@@ -129,6 +131,7 @@ class LiveRouter:
         (in the driver's thread, while the router runs) when the new one runs
         or the attempt failed."""
         from clickpy.control import Pending
+        import threading
         pending = Pending()
         if self._builder is not None:
             pending.resolve(False, ["a reconfiguration is already in progress"])
@@ -217,12 +220,13 @@ class LiveRouter:
     def run(self, timeout: float | None = None, handle_signals: bool = True) -> None:
         """Run until stopped; a successful reconfiguration continues with the new router."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        # Keep the driver's signals blocked between two routers' loops too: one
-        # arriving during a swap waits for the new loop's signalfd instead of
-        # killing the process.
-        blocked = None
-        if handle_signals and threading.current_thread() is threading.main_thread():
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        # Keep the driver's signals blocked between two routers' loops too (each
+        # loop unblocks them when it ends): one arriving during a swap then waits
+        # for the new loop's signalfd instead of killing the process. As the
+        # driver does, handle signals only in the process's main thread.
+        saved_mask = None
+        if handle_signals and _thread.get_native_id() == os.getpid():
+            saved_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, {SIGINT, SIGTERM, SIGHUP})
         try:
             while True:
                 router = self.router
@@ -236,8 +240,8 @@ class LiveRouter:
                 if deadline is not None and time.monotonic() >= deadline:
                     return
         finally:
-            if blocked is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            if saved_mask is not None:
+                _signal.pthread_sigmask(_signal.SIG_SETMASK, saved_mask)
 
     def _enable_gc_when_running(self, router) -> None:
         """Re-enable the collector from the new router's first timer round."""
