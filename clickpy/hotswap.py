@@ -136,6 +136,16 @@ class LiveRouter:
         if self._builder is not None:
             pending.resolve(False, ["a reconfiguration is already in progress"])
             return pending
+        # No collector pass while the builder runs or during the swap: a full
+        # pass holds the GIL for milliseconds, and the builder makes the
+        # garbage that would trigger it. It comes back once the new router
+        # runs (or the attempt failed).
+        self._gc_was_enabled = gc.isenabled()
+        gc.disable()
+        # Short GIL slices from now on (set here, not in the builder: a thread
+        # already waiting for the GIL keeps the interval it started with)
+        self._saved_switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(BUILD_SWITCH_INTERVAL)
         self._builder = threading.Thread(target=self._build, args=(text, filename, pending),
                                          name="clickpy-hotconfig", daemon=True)
         self._builder.start()
@@ -148,8 +158,6 @@ class LiveRouter:
         from clickpy.lang.graph import ConfigError
         from clickpy.router import Router
         old = self.router
-        saved_interval = sys.getswitchinterval()
-        sys.setswitchinterval(BUILD_SWITCH_INTERVAL)
         result = None
         try:
             graph = parse_config(text, filename, defines=self.defines, search_path=self.search_path,
@@ -164,7 +172,6 @@ class LiveRouter:
         except Exception as e:     # a bug, but still a message for the user, never a crash
             result = (None, [f"internal error: {type(e).__name__}: {e}"], pending)
         finally:
-            sys.setswitchinterval(saved_interval)
             self._built = result
             os.eventfd_write(self._eventfd, 1)
 
@@ -176,6 +183,7 @@ class LiveRouter:
             return
         if self._builder is not None:
             self._builder.join()
+            sys.setswitchinterval(self._saved_switch_interval)
         self._builder = None
         built, self._built = self._built, None
         if built is None:
@@ -184,6 +192,8 @@ class LiveRouter:
         if new is None:
             self.failed_swaps += 1
             self.last_error = "\n".join(messages)
+            if self._gc_was_enabled:
+                gc.enable()
             pending.resolve(False, messages)
             return
         self._swap(new, messages, pending)
@@ -191,10 +201,6 @@ class LiveRouter:
     def _swap(self, new, messages: list[str], pending) -> None:
         old = self.router
         self.last_swap_start_ns = time.monotonic_ns()
-        # no collection pause inside the stall; run() enables it again once the
-        # new router runs
-        self._gc_was_enabled = gc.isenabled()
-        gc.disable()
         notes = list(messages)
         for elem in new.elements:
             prev = old.element(elem.name)
@@ -267,12 +273,15 @@ class LiveRouter:
         if self._builder is not None:
             self._builder.join()
             self._builder = None
+            sys.setswitchinterval(self._saved_switch_interval)
         built, self._built = self._built, None
         if built is not None:
             new, _, pending = built
             if new is not None:
                 new.cleanup()
             pending.resolve(False, ["the router stopped before the new configuration was installed"])
+        if self._gc_was_enabled:
+            gc.enable()
         self._retire()
         try:
             self.router.cleanup()
