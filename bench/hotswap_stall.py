@@ -9,8 +9,10 @@ time no packet moved. Reported per run: the longest gap with no swap going
 on (baseline), the longest gap while a new configuration is built in the
 background (GIL sharing), the longest gap across the swap itself, and the
 swap's own stall as the router measures it (old loop stopped -> new loop
-running). Medians over runs are printed last. Timing on a shared machine
-is noisy: compare the columns of one run.
+running). Medians over runs are printed last. On a shared machine other
+processes preempt ours for tens of ms (see the baseline column); run it as
+`chrt -f 10 .venv/bin/python bench/hotswap_stall.py` to keep them out of
+the figures.
 """
 from __future__ import annotations
 
