@@ -401,3 +401,32 @@ def test_todump_write_error_is_reported_once_not_fatal(tmp_path):
     assert r.handler("c.count") == "50000"      # packets still flow on
     assert r.handler("t.active") == "false"
     assert sum("no more packets will be written" in w.message for w in r.warnings) == 1
+
+
+def hot_swap(old, text):
+    """What clickpy.hotswap does: the new router shares the old one's pool, its
+    elements take the state of their same-named predecessors, the old one goes."""
+    new = Router.from_string(text, pool=old.pool, hotswap_router=old)
+    for elem in new.elements:
+        prev = old.element(elem.name)
+        if prev is not None and type(prev) is type(elem):
+            elem.take_state(prev)
+    new.hotswap_router = None
+    old.cleanup()
+    return new
+
+
+def test_hot_swap_keeps_reading_and_writing_the_same_files(tmp_path):
+    pkts = frames(8)
+    src, out = tmp_path / "in.pcap", tmp_path / "out.pcap"
+    write_pcap(src, pkts, times=[(T0, i * 100000) for i in range(8)])     # 0.1 s apart
+    config = f"fd :: FromDump({src}, TIMING true, STOP true) -> c :: Counter -> td :: ToDump({out});"
+    old = Router.from_string(config)
+    old.run(timeout=0.25)
+    done_before = int(old.handler("c.count"))
+    assert 1 <= done_before < 8
+    new = hot_swap(old, config.replace("Counter", "Counter(COUNT_CALL 1000 c.reset)"))
+    new.run(timeout=10)
+    new.cleanup()
+    assert [d for d, _ in RawPcapReader(str(out))] == [bytes(p) for p in pkts]   # each once, in order
+    assert new.handler("td.count") == "8"
