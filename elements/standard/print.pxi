@@ -148,7 +148,8 @@ cdef class Print(Element):
         self._reserve(need)
         for i in range(b.n):
             used += self._format(self.text + used, b.idx[i])
-        sys.stderr.write(self.text[:used].decode("utf-8", "replace"))
+        if sys.stderr is not None:        # none in a daemon with no stderr
+            sys.stderr.write(self.text[:used].decode("utf-8", "replace"))
         return 0
 
     def add_handlers(self):

@@ -23,6 +23,7 @@ from os import urandom as os_urandom
 from clickpy.args import (ArgError, BOOL, INT, UINT, INT64, UINT64, DATA, ANY, BANDWIDTH, NSECONDS,
                           DOUBLE, STRING, WORD, Int, Anno as AnnoArg, split_words)
 from clickpy.element import HandlerError
+from clickpy.lang.graph import ConfigError
 from clickpy.ports import flow_links
 
 COLOR = Int(0, 255, "integer 0..255")
