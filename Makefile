@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= configs/default.click
+RUN_ARGS ?= -t -h c.count -h c.byte_count -h pool_free
 export CLICKPY_BUILD_JOBS := $(JOBS)
 
 .PHONY: all run test test-release test-debug bench dev build build-debug deps install clean
@@ -22,12 +23,15 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py .deps.stamp
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64" wheel "Cython>=3.0"
-	CLICKPY_METADATA_ONLY=1 $(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	CLICKPY_METADATA_ONLY=1 $(PY) -m pip install -q --no-build-isolation --config-settings editable_mode=compat -e ".[test]"
 	@touch $@
 
 # Optimized build in place (incremental); build-debug: bounds checks and buffer-owner tracking.
+# compileall: the bytecode an installed clickpy has, so that start-up does not compile
+# every module (this environment sets PYTHONDONTWRITEBYTECODE).
 build dev: install
 	$(PY) setup.py -q build_ext --inplace -j $(JOBS)
+	$(PY) -m compileall -q clickpy elements
 
 build-debug: install
 	CLICKPY_DEBUG=1 $(PY) setup.py -q build_ext --inplace -j $(JOBS)

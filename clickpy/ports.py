@@ -12,17 +12,17 @@ their letters intersect; "#" links port i to port i only.  Default "x/x".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 PUSH, PULL, AGNOSTIC = "h", "l", "a"
 UNLIMITED = 1 << 30
 
 
-@dataclass(frozen=True)
 class PortRange:
-    lo: int
-    hi: int            # UNLIMITED for no upper bound
-    same_as_inputs: int | None = None   # "=" -> 0, "=+" -> 1
+    __slots__ = ("lo", "hi", "same_as_inputs")
+
+    def __init__(self, lo: int, hi: int, same_as_inputs: int | None = None) -> None:
+        self.lo = lo
+        self.hi = hi                            # UNLIMITED for no upper bound
+        self.same_as_inputs = same_as_inputs    # "=" -> 0, "=+" -> 1
 
     def bounds(self, ninputs: int) -> tuple[int, int]:
         if self.same_as_inputs is not None:

@@ -6,8 +6,7 @@ imports only the one group module that defines it.
 """
 from __future__ import annotations
 
-import difflib
-import importlib
+import sys
 
 try:
     from clickpy._element_index import INDEX
@@ -37,7 +36,8 @@ def lookup(name: str) -> type | None:
     module = INDEX.get(name)
     if module is None:
         return None
-    return getattr(importlib.import_module(module), name)
+    __import__(module)      # (importlib.import_module, without importing importlib)
+    return getattr(sys.modules[module], name)
 
 
 def suggest(name: str) -> str | None:
@@ -45,15 +45,18 @@ def suggest(name: str) -> str | None:
     lowered = {n.lower(): n for n in class_names()}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    import difflib
     close = difflib.get_close_matches(name, class_names(), n=1, cutoff=0.7)
     return close[0] if close else None
 
 
 def doc(name: str) -> str:
-    """The class's docstring, its indentation removed (the first line of a
-    docstring is not indented, the rest are)."""
     cls = lookup(name)
     if cls is None:
         raise KeyError(name)
-    from inspect import cleandoc
-    return cleandoc(cls.__doc__ or "") or f"{name}: no documentation"
+    import textwrap
+    # a docstring's first line starts right after the quotes, unindented:
+    # dedent the others by themselves (as inspect.cleandoc does)
+    first, _, rest = (cls.__doc__ or "").strip("\n").partition("\n")
+    text = first.strip() + "\n" + textwrap.dedent(rest)
+    return text.strip() or f"{name}: no documentation"
