@@ -124,18 +124,21 @@ cdef inline int template_fill(PacketPool pool, const uint8_t* tmpl, uint32_t len
     cdef bint blocks = HEADROOM + length + COPY_SLACK <= BUF_SIZE
     cdef int i
     n = pool.alloc_n(b.idx, n)
-    for i in range(n):
-        x = b.idx[i]
-        pool.init_anno(x, length)
-        a = &anno[x]
-        a.timestamp = timestamp
-    # two loops rather than a test per packet
+    # one loop per copy method rather than a test per packet
     if blocks:
         for i in range(n):
-            copy_blocks(anno[b.idx[i]].data, tmpl, length)
+            x = b.idx[i]
+            pool.init_anno(x, length)
+            a = &anno[x]
+            a.timestamp = timestamp
+            copy_blocks(a.data, tmpl, length)
     else:
         for i in range(n):
-            memcpy(anno[b.idx[i]].data, tmpl, length)
+            x = b.idx[i]
+            pool.init_anno(x, length)
+            a = &anno[x]
+            a.timestamp = timestamp
+            memcpy(a.data, tmpl, length)
     b.n = n
     return n
 

@@ -16,7 +16,6 @@ from clickpy.packet cimport (PacketPool, Batch, Anno, BATCH_MAX, NO_PACKET, HEAD
 from clickpy.element cimport (Element, Task, Timer, Notifier, NotifierSignal,
                               monotonic_ns, realtime_ns)
 
-import re
 import sys
 from os import urandom as os_urandom
 
@@ -27,15 +26,15 @@ from clickpy.lang.graph import ConfigError
 from clickpy.ports import flow_links
 
 COLOR = Int(0, 255, "integer 0..255")
-_TIMESTAMP_RE = re.compile(r"([0-9]+)(?:\.([0-9]{0,9}))?\Z")
 
 
 def TIMESTAMP(str text) -> int:
     """Click's Timestamp argument, seconds since 1970 ("1000000000.25"), in ns."""
-    m = _TIMESTAMP_RE.match(text.strip())
-    if m is None:
+    seconds, dot, fraction = text.strip().partition(".")
+    if (not seconds or not (seconds.isascii() and seconds.isdigit())
+            or (fraction and not (fraction.isascii() and fraction.isdigit())) or len(fraction) > 9):
         raise ArgError("expected timestamp")
-    return int(m.group(1)) * 1000000000 + int((m.group(2) or "").ljust(9, "0"))
+    return int(seconds) * 1000000000 + int(fraction.ljust(9, "0"))
 
 
 include "common.pxi"
