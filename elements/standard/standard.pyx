@@ -5,7 +5,7 @@ One element per .pxi file, included here so the group builds as one module.
 """
 cimport cython
 from cpython.object cimport PyObject
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy, memmove, memset
 from libc.stdlib cimport malloc, realloc, free as c_free
 from libc.stdio cimport sprintf
