@@ -175,12 +175,12 @@ NEEDED = ("FromDump", "ToDump", "TimeSortedSched", "PaintSwitch", "Classifier", 
 
 
 @pytest.fixture
-def routed(tmp_path):
+def routed(tmp_path, monkeypatch):
     from clickpy import registry
     missing = [c for c in NEEDED if not registry.has_class(c)]
     if missing:
         pytest.skip(f"the trace, Ethernet and standard elements are not in this tree: {', '.join(missing)}")
-    known_device_classes()
+    known_device_classes(monkeypatch)
     out = str(tmp_path / "router")
     r = Router.from_file(CONFIG, defines={"OUT": out}, warnings=False)       # the bundled traces by default
     r.run(timeout=30)

@@ -262,8 +262,8 @@ cdef class IPRouteTable(Element):
                     self.add_route(route, replace=True)
             raise HandlerError(f"{self.name}.ctrl: {e}") from None
 
-    def _lookup_handler(self, param=None):
-        if param is None:
+    def _lookup_handler(self, str param):
+        if not param.strip():
             raise HandlerError(f"{self.name}.lookup: needs an IP address parameter")
         try:
             addr = IPADDR(param.strip())
@@ -277,7 +277,7 @@ cdef class IPRouteTable(Element):
 
     def add_handlers(self):
         self.add_read_handler("table", self._table)
-        self.add_read_handler("lookup", self._lookup_handler)     # takes the address as its parameter
+        self.add_read_handler("lookup", self._lookup_handler, params=True)
         self.add_read_handler("drops", lambda: self.drops)
         self.add_write_handler("add", lambda v: self._handle("add", v))
         self.add_write_handler("set", lambda v: self._handle("set", v))
