@@ -107,8 +107,10 @@ class Testbed:
         self.close()
 
     # ---- building ------------------------------------------------------------
-    def namespace(self, name: str) -> Namespace:
-        """A new namespace `<prefix>-<name>` with its loopback up."""
+    def namespace(self, name: str, *, ipv6: bool = False) -> Namespace:
+        """A new namespace `<prefix>-<name>` with its loopback up. IPv6 is off
+        unless asked for, so links carry only the traffic a test makes (no
+        router solicitations or neighbour discovery)."""
         from pyroute2 import netns
         ns = Namespace(f"{self.prefix}-{name}")
         try:
@@ -116,6 +118,11 @@ class Testbed:
         except OSError as e:
             raise TestbedError(f"cannot create namespace {ns.name}: {e.strerror or e}") from None
         self.namespaces.append(ns)
+        if not ipv6:
+            with self.inside(ns):
+                for scope in ("all", "default"):
+                    with open(f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6", "w") as f:
+                        f.write("1")
         with ns.ipr() as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         return ns

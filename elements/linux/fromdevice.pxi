@@ -220,12 +220,11 @@ cdef class FromDevice(Receiver):
 
     def _block_kernel_stack(self):
         from clickpy.elements.linux.ingress import IngressDrop, IngressError
-        rule = IngressDrop(self.devname)
+        self.ingress = IngressDrop(self.devname)     # cleanup undoes whatever part got installed
         try:
-            rule.install()
+            self.ingress.install()
         except IngressError as e:
             raise self.error(f"SNIFFER false: {e}") from None
-        self.ingress = rule
 
     def _selected(self, int events):
         if events & EPOLL_ERR:

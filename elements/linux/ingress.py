@@ -11,6 +11,7 @@ we added it.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 
@@ -44,14 +45,36 @@ def _load_drop_program() -> int:
     return fd
 
 
+_CLONE_NEWNET = 0x40000000
+
+
+@contextlib.contextmanager
+def _in_namespace(ns_fd: int):
+    """Run the calling thread in the network namespace ns_fd refers to."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        if libc.setns(ns_fd, _CLONE_NEWNET) != 0:
+            raise IngressError(f"setns: {os.strerror(ctypes.get_errno())}")
+        try:
+            yield
+        finally:
+            libc.setns(here, _CLONE_NEWNET)
+    finally:
+        os.close(here)
+
+
 class IngressDrop:
-    """The drop rule on one device; `remove()` undoes what `install()` did."""
+    """The drop rule on one device; `remove()` undoes what `install()` did, in
+    the network namespace the rule was installed in (whichever namespace the
+    caller is in by then)."""
 
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
         self.ifindex = 0
         self.added_qdisc = False
         self.added_filter = False
+        self.ns_fd = -1
 
     def install(self) -> None:
         try:
@@ -59,6 +82,7 @@ class IngressDrop:
             from pyroute2.netlink.exceptions import NetlinkError
         except ImportError:
             raise IngressError("SNIFFER false needs pyroute2 (pip install pyroute2)") from None
+        self.ns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         with IPRoute() as ipr:
             found = ipr.link_lookup(ifname=self.ifname)
             if not found:
@@ -94,16 +118,26 @@ class IngressDrop:
         return False
 
     def remove(self) -> None:
-        if not (self.added_filter or self.added_qdisc):
-            return
+        try:
+            if self.added_filter or self.added_qdisc:
+                self._remove()
+        finally:
+            self.added_filter = self.added_qdisc = False
+            if self.ns_fd >= 0:
+                os.close(self.ns_fd)
+                self.ns_fd = -1
+
+    def _remove(self) -> None:
         from pyroute2 import IPRoute
         from pyroute2.netlink.exceptions import NetlinkError
-        with IPRoute() as ipr:
+        with _in_namespace(self.ns_fd), IPRoute() as ipr:
+            # the device must still be the one we changed
+            if ipr.link_lookup(ifname=self.ifname) != [self.ifindex]:
+                return
             try:
                 if self.added_qdisc:
                     ipr.tc("del", "clsact", self.ifindex)      # takes its filters with it
-                elif self.added_filter:
+                else:
                     ipr.tc("del-filter", "bpf", self.ifindex, parent=_CLSACT_INGRESS, prio=_FILTER_PRIO)
             except NetlinkError:
                 pass                 # the device went away, and the rule with it
-        self.added_filter = self.added_qdisc = False
