@@ -28,6 +28,7 @@ Commands:
   flatten    Print the configuration as a flat Click configuration.
   elements   List the element classes, or print one class's documentation.
   viz        Draw the configuration's graph (Graphviz .dot or .svg).
+  testbed    Make (up) or remove (down) namespaces A - R - B to try a router in.
   handler    Read or write handlers of a running router (not yet available).
   top        Live view of a running router (not yet available).
 
@@ -45,7 +46,9 @@ Options for run:
   -t, --time                    Print how long the driver ran.
   -p, --port PORT               Listen for control connections on TCP port.
   -u, --unix-socket FILE        Listen for control connections on Unix socket.
-  -j, --threads N               Run N worker processes.
+  -j, --threads N               Run N worker processes (devices shared by
+                                PACKET_FANOUT; handlers summed, or ELEM.H#I
+                                for worker I, ELEM.H#* for each worker).
       --help                    Print this message and exit.
   -v, --version                 Print version number and exit.
 """
@@ -336,19 +339,10 @@ def _control_sockets(graph, opts: dict) -> None:
 
 
 def _from_graph(Router, graph, warnings: bool, threads: int | None):
-    kwargs = {"warnings": warnings}
     if threads and threads > 1:
-        import inspect
-        try:
-            params = inspect.signature(Router.from_graph).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if "workers" in params:
-            kwargs["workers"] = threads
-        elif warnings:
-            _eprint(f"{PROG}: warning: -j {threads}: multiple workers are not supported yet, "
-                    f"running one")
-    return Router.from_graph(graph, **kwargs)
+        from clickpy.workers import WorkerGroup
+        return WorkerGroup(graph, threads, warnings=warnings)
+    return Router.from_graph(graph, warnings=warnings)
 
 
 def _write_output(path: str, text: str) -> None:
@@ -382,6 +376,8 @@ def cmd_run(argv: list[str]) -> int:
     Router = _import_router()
     from clickpy.lang import unparse
     flat = unparse(graph) if "output" in opts else None
+    if threads and threads > 1 and (opts.get("port") or opts.get("unix")):
+        raise _Fail("-p and -u are not available with -j: each worker would need its own socket")
     _control_sockets(graph, opts)
     router = _from_graph(Router, graph, warnings, threads)
     status = 0
@@ -562,13 +558,18 @@ def cmd_viz(argv: list[str]) -> int:
     return 0
 
 
+def cmd_testbed(argv: list[str]) -> int:
+    from clickpy import testbed
+    return testbed.cli(argv)
+
+
 def cmd_reserved(name: str) -> int:
     _eprint(f"{PROG}: '{name}' is not implemented yet")
     return 2
 
 
 COMMANDS = {"run": cmd_run, "check": cmd_check, "flatten": cmd_flatten,
-            "elements": cmd_elements, "viz": cmd_viz}
+            "elements": cmd_elements, "viz": cmd_viz, "testbed": cmd_testbed}
 
 
 def _main(argv: list[str]) -> int:

@@ -316,11 +316,11 @@ def device_is_up(str name) -> bool:
     return bool(_struct.unpack_from("H", _ifreq_ioctl(name, _SIOCGIFFLAGS), 16)[0] & _IFF_UP)
 
 
-def _sockaddr_in(int addr) -> bytes:
+def _sockaddr_in(addr: int) -> bytes:
     return _struct.pack("=H", _socket.AF_INET) + _struct.pack("!HI8x", 0, addr)
 
 
-def configure_interface(str name, int addr, int mask, bytes ether, int mtu, bint arp) -> None:
+def configure_interface(name: str, addr: int, mask: int, ether, mtu: int, arp: bool) -> None:
     """Give an interface its IPv4 address and mask (unless addr is 0), Ethernet
     address and MTU, and bring it up in promiscuous mode, as Click's
     KernelTun does with ifconfig. Raises OSError."""
