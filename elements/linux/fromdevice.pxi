@@ -68,7 +68,7 @@ cdef class FromDevice(Receiver):
                      annotation instead of putting it back into the frame (default false).
       BLOCK_SIZE     Integer. Bytes per ring block, a power of two of at least
                      128 KiB so 64 KiB GSO frames fit (default 262144).
-      BLOCK_COUNT    Integer. Ring blocks (default 16).
+      BLOCK_COUNT    Integer. Ring blocks (default 32: an 8 MiB ring).
       BLOCK_TIMEOUT  Time. Longest a partly filled block waits for more frames
                      before the kernel hands it over, in milliseconds resolution (default 1ms).
       FANOUT         Integer 0-65535. PACKET_FANOUT group to join (default none).
@@ -130,7 +130,7 @@ cdef class FromDevice(Receiver):
         self.keep_offload = args.read("OFFLOAD", BOOL, False)
         self.vlan_anno = args.read("VLAN_ANNO", BOOL, False)
         block_size = args.read("BLOCK_SIZE", Int(1, 1 << 30), 1 << 18)
-        self.block_count = args.read("BLOCK_COUNT", Int(2, 1 << 16), 16)
+        self.block_count = args.read("BLOCK_COUNT", Int(2, 1 << 16), 32)
         timeout = args.read("BLOCK_TIMEOUT", SECONDS, 0.001)
         fanout = args.read("FANOUT", Int(0, 65535), None)
         mode = args.read("FANOUT_MODE", Keyword(*_FANOUT_MODES), "HASH")

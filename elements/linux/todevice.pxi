@@ -188,12 +188,19 @@ cdef class ToDevice(Element):
     cdef inline void _fill_vnet(self, virtio_net_hdr* vh, const Anno* a) noexcept:
         cdef uint32_t start
         memset(vh, 0, VNET_HDR_LEN)
+        if a.gso_size == 0:
+            # hdr_len is how much of the frame the kernel copies into the new
+            # skb's own buffer; the rest would stay in the ring as zero-copy
+            # page fragments, which a veth into another namespace must copy
+            # again into freshly allocated pages (skb_copy_ubufs), costing more.
+            vh.hdr_len = <uint16_t>a.len
         if a.offload & OFFLOAD_CSUM_PARTIAL:
             start = a.csum_start - a.headroom      # csum_start counts from the buffer's first byte
             vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM
             vh.csum_start = <uint16_t>start
             vh.csum_offset = a.csum_offset
-            vh.hdr_len = <uint16_t>(start + a.csum_offset + 2)
+            if a.gso_size != 0:
+                vh.hdr_len = <uint16_t>(start + a.csum_offset + 2)
         if a.gso_size != 0:
             vh.gso_type = a.gso_type
             vh.gso_size = a.gso_size
