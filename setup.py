@@ -16,7 +16,7 @@ DEBUG = os.environ.get("CLICKPY_DEBUG", "") not in ("", "0")
 MODE = "debug" if DEBUG else "release"
 JOBS = int(os.environ.get("CLICKPY_BUILD_JOBS", os.cpu_count() or 1))
 
-CORE_MODULES = ["clickpy.packet", "clickpy.element", "clickpy.driver"]
+CORE_MODULES = ["clickpy.packet", "clickpy.element", "clickpy.driver", "clickpy.classify._engine"]
 EXPORT_RE = re.compile(r"^#\s*EXPORT_ELEMENT\s+(\w+)\s*$", re.M)
 
 
@@ -87,7 +87,7 @@ mode_changed = write_generated() and "--force" not in sys.argv
 if mode_changed and any(a.startswith("build_ext") for a in sys.argv):
     sys.argv.append("--force")
 
-packages = ["clickpy", "clickpy.lang", "clickpy.elements"] + [
+packages = ["clickpy", "clickpy.lang", "clickpy.classify", "clickpy.elements"] + [
     f"clickpy.elements.{d.name}" for d in sorted((ROOT / "elements").iterdir())
     if d.is_dir() and (d / "__init__.py").exists()
 ]
@@ -99,7 +99,7 @@ for p in packages:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"clickpy": ["*.pxd", "lang/*.py"], "clickpy.elements": ["*/*.pxd", "*/*.pxi"]},
+    package_data={"clickpy": ["*.pxd"], "clickpy.classify": ["*.pxd"], "clickpy.elements": ["*/*.pxd", "*/*.pxi"]},
     # The Makefile installs the project editable with CLICKPY_METADATA_ONLY=1,
     # then builds the extensions in place once (incrementally afterwards).
     ext_modules=[] if os.environ.get("CLICKPY_METADATA_ONLY") else extensions(),

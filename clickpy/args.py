@@ -33,7 +33,7 @@ __all__ = [
     "BOOL", "INT", "UINT", "INT64", "UINT64", "Int", "DOUBLE", "SECONDS", "NSECONDS",
     "BANDWIDTH", "IPADDR", "IPPREFIX", "IPADDR_OR_PREFIX", "ETHERADDR", "IP6ADDR", "IP6PREFIX",
     "WORD", "STRING", "DATA", "ANY", "FILENAME", "ELEMENT", "ANNO", "Anno", "ANNOTATIONS",
-    "Keyword",
+    "Keyword", "is_word",
 ]
 
 
@@ -575,7 +575,3 @@ def Keyword(*choices: str):
     parse.__name__ = "Keyword"
     return parse
 
-
-# Re-exported helpers
-is_word = is_word
-unquote = unquote

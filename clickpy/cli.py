@@ -74,10 +74,14 @@ def _eprint(text: str) -> None:
 
 
 def _print_diagnostics(diags, warnings: bool = True) -> None:
+    from clickpy.lang.graph import NOWHERE
     for d in diags:
         if d.severity != "error" and not warnings:
             continue
-        _eprint(d.format())
+        if d.location == NOWHERE:   # no source position: say who is talking instead
+            _eprint(f"{PROG}: {'' if d.severity == 'error' else 'warning: '}{d.message}")
+        else:
+            _eprint(d.format())
 
 
 # ---------------------------------------------------------------------------

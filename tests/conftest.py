@@ -50,3 +50,17 @@ def require_netns():
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _no_parser_safety_net(monkeypatch):
+    """Let parser bugs surface as real exceptions instead of ConfigError."""
+    from clickpy.lang import parser as _parser
+    monkeypatch.setattr(_parser, "SAFETY_NET", False)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The classification engine's extension module (built by setup.py)."""
+    from clickpy.classify import _engine
+    return _engine

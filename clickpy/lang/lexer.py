@@ -40,6 +40,8 @@ class Token:
         """The token as Click names it in `syntax error near ...`."""
         if self.kind == EOF:
             return "end of file"
+        if self.kind == VARIABLE:
+            return "'$" + self.text + "'"
         return "'" + self.text + "'"
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
@@ -159,9 +161,9 @@ class Lexer:
             if li is None:
                 self.pos = len(s)
                 return Token(EOF, "", len(s))
-            start = m.start(li)
-            self.pos = m.end()
-            text = m.group(li)
+            start, end = m.span(li)
+            self.pos = end
+            text = s[start:end]
             if li == 1:
                 return Token(text if text in KEYWORDS else IDENT, text, start)
             if li == 2:

@@ -27,12 +27,12 @@ from typing import Callable
 from clickpy.lang.graph import (ConfigError, Connection, Diagnostic, ElementDecl, FlatGraph,
                                 Location, NOWHERE)
 from clickpy.lang.lexer import EOF, IDENT, VARIABLE, Lexer, Token
-from clickpy.lang.strings import (VarEnv, argvec, expand, shift_spacevec, spacevec, split_keyword,
-                                  string_arg, word_arg)
+from clickpy.lang.strings import (ExpansionTooLarge, VarEnv, argvec, expand, parse_click_int,
+                                  shift_spacevec, spacevec, split_keyword, string_arg, word_arg)
 
 MAX_DEPTH = 50            # nesting of groups and compounds
 MAX_PORT = 0xFFFF         # larger port numbers are certainly mistakes
-MAX_ELEMENTS = 1_000_000  # bound on compound expansion
+MAX_ELEMENTS = 200_000    # bound on compound expansion
 MAX_MISSING_REPORTS = 10  # per pseudo-element
 
 _PORT_NAMES = ("input", "output")
@@ -178,11 +178,6 @@ class _TEnd:
         self.other: _TEnd | None = None
         self.correspond: list[tuple[int, int]] = []
         self.expanded = 0
-
-
-def _parse_port(text: str) -> int | None:
-    from clickpy.lang.strings import parse_click_int
-    return parse_click_int(text, signed=True)
 
 
 def _plural(n: int, word: str) -> str:
@@ -436,7 +431,7 @@ class Parser:
         while True:
             t = lx.lex()
             if t.kind == IDENT:
-                p = _parse_port(t.text)
+                p = parse_click_int(t.text, True)
                 if p is None or p < 0:
                     self.err(t, "syntax error: port number should be integer")
                     p = 0
@@ -524,11 +519,15 @@ class Parser:
 
     def element_type_(self, ps: _PS, st: _Conn, name: str, typ: object, this_ident: bool,
                       this_implicit: bool, tok: Token) -> int:
+        """After an element's name: `:: Class`, `(config)` and output `[ports]`."""
         lx = self.lx
         e = _Elem(name, typ, this_ident, tok.pos, lx)
         st.head.append(e)
         t = lx.lex()
-        if t.kind == "::" and not this_implicit:
+        if this_implicit:
+            lx.unlex(t)
+            return self.element_ports(st)
+        if t.kind == "::":
             e.bare = False
             t = lx.lex()
             if t.kind == IDENT:
@@ -536,17 +535,11 @@ class Parser:
                 t = lx.lex()
             elif t.kind == "{":
                 e.decl = self.compound(ps, "", t)
-                return self.element_config(st, e, False)
+                t = lx.lex()
             else:
                 self.err(t, "missing element type in declaration")
                 e.decl = self.force_type(e.name)
-        lx.unlex(t)
-        return self.element_config(st, e, this_implicit)
-
-    def element_config(self, st: _Conn, e: _Elem, implicit: bool) -> int:
-        lx = self.lx
-        t = lx.lex()
-        if t.kind == "(" and not implicit:
+        if t.kind == "(":
             if e.name in self.c.emap:
                 self.err(t, "configuration string ignored on element reference")
             e.config, _ = lx.config()
@@ -554,10 +547,14 @@ class Parser:
             e.bare = False
             t = lx.lex()
         lx.unlex(t)
+        if t.kind == "[":
+            st.cur.outports = []
+            self.port(st.cur, True)
+        return self.element_ports(st)
+
+    @staticmethod
+    def element_ports(st: _Conn) -> int:
         cur = st.cur
-        if t.kind == "[" and not implicit:
-            cur.outports = []
-            self.port(cur, True)
         if cur.inports or cur.outports:
             st.any_ports = True
         return _NEXT
@@ -984,6 +981,13 @@ class Parser:
 
     # -- flattening ---------------------------------------------------------------
 
+    def expand(self, text: str, ve: VarEnv, loc: Location) -> str:
+        try:
+            return expand(text, ve)
+        except ExpansionTooLarge:
+            self.err(loc, "parameter expansion too large (more than 1 MB)")
+            return text
+
     def assign_arguments(self, comp: Compound, args: list[str]) -> list[str] | None:
         """Match args to comp's formals as Click's cp_assign_arguments; None if no match."""
         keys = comp.formal_types()
@@ -1070,7 +1074,7 @@ class Parser:
         et = top.etypes[which]
         if et is TUNNEL:
             return None
-        top.econfigs[which] = expand(top.econfigs[which], ve)
+        top.econfigs[which] = self.expand(top.econfigs[which], ve, top.elocs[which])
         if not isinstance(et, Compound):
             return None
         args = argvec(top.econfigs[which])
@@ -1086,7 +1090,8 @@ class Parser:
         for k in range(found.nformals):
             new_ve.define(names[k], vals[k], True)
         for k in range(found.nformals, len(names)):
-            new_ve.define(names[k], expand(found.vars.values[k], new_ve), True)
+            new_ve.define(names[k], self.expand(found.vars.values[k], new_ve, top.elocs[which]),
+                          True)
         return self.expand_into(found, which, new_ve), new_ve
 
     def expand_into(self, comp: Compound, which: int, ve: VarEnv) -> list[int]:
@@ -1114,7 +1119,8 @@ class Parser:
                 i += 3
             else:
                 eidx_map.append(self.get_element(top, cname, comp.etypes[i],
-                                                 expand(comp.econfigs[i], ve), comp.elocs[i]))
+                                                 self.expand(comp.econfigs[i], ve, comp.elocs[i]),
+                                                 comp.elocs[i]))
                 i += 1
         for f, fp, t, tp, cloc in comp.conns:
             if f < len(eidx_map) and t < len(eidx_map) and eidx_map[f] >= 0 and eidx_map[t] >= 0:

@@ -396,6 +396,13 @@ def word_arg(s: str) -> str | None:
 # Variables
 
 
+MAX_EXPANSION = 1 << 20
+
+
+class ExpansionTooLarge(Exception):
+    """Variable expansion produced more than MAX_EXPANSION characters."""
+
+
 class VarEnv:
     """A scope of `$name` parameters (Click's VariableEnvironment)."""
 
@@ -468,6 +475,8 @@ class VarEnv:
         val = self.lookup(name)
         if val is not None:
             value = expand(val, self, False, depth + 1)
+            if len(value) > MAX_EXPANSION:
+                raise ExpansionTooLarge(name)
             if index >= 0:
                 word = ""
                 while index >= 0 and (value or word):
@@ -586,7 +595,10 @@ def expand(config: str, env: VarEnv, expand_quote: bool = False, depth: int = 0)
     if not out:
         return config
     out.append(s[uninterpolated:])
-    return "".join(out)
+    result = "".join(out)
+    if len(result) > MAX_EXPANSION:
+        raise ExpansionTooLarge(config[:20])
+    return result
 
 
 def parse_click_int(s: str, signed: bool = True) -> int | None:
