@@ -200,14 +200,15 @@ def test_empty_configuration_warns(capsys):
 
 
 def test_control_socket_and_threads(capsys):
-    status, _, err = run(capsys, "run", "-q", "-p", "7777", "-u", "/tmp/s", "-j", "2",
-                         "-e", "Idle -> Discard")
+    status, _, err = run(capsys, "run", "-q", "-p", "7777", "-u", "/tmp/s", "-e", "Idle -> Discard")
     assert status == 0
     g = FakeRouter.instances[0].graph
     assert [(e.name, e.class_name, e.config) for e in g.elements[2:]] == [
         ("click_driver@@ControlSocket", "ControlSocket", "TCP, 7777"),
         ("click_driver@@ControlSocket@1", "ControlSocket", "UNIX, /tmp/s")]
-    assert "-j 2" in err
+    # workers (-j, tests/test_workers.py) cannot share one control socket
+    status, _, err = run(capsys, "run", "-q", "-p", "7777", "-j", "2", "-e", "Idle -> Discard")
+    assert status == 1 and "-p and -u are not available with -j" in err
     assert run(capsys, "run", "-p", "x", "-e", "Idle")[2] == \
         "clickpy: '--port' expects a TCP port number, not 'x'\n"
 
