@@ -7,6 +7,7 @@ interfaces meets.
 """
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
 
@@ -53,6 +54,20 @@ def test_a_missing_device_is_a_clear_error(testbed, config, name):
     with pytest.raises(ConfigError) as info:
         build(testbed, ns, config)
     assert f"device '{name}' does not exist" in str(info.value)
+
+
+@pytest.mark.parametrize("config", ["FromDevice(lo) -> Discard;", "InfiniteSource -> ToDevice(lo);",
+                                    "KernelTap(10.3.0.1/24) -> Discard;"])
+def test_missing_privileges_are_a_clear_error(testbed, config):
+    """Without CAP_NET_RAW/CAP_NET_ADMIN (dropped from the bounding set)."""
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv (util-linux)")
+    ns = testbed.namespace("x")
+    r = testbed.run(ns, "setpriv", "--bounding-set", "-net_raw,-net_admin", PYTHON, "-m", "clickpy", "run",
+                    "-e", config, check=False)
+    assert r.returncode == 1
+    assert "Operation not permitted (needs root or CAP_NET_RAW/CAP_NET_ADMIN)" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_bad_keywords_are_config_errors(testbed):
