@@ -55,7 +55,8 @@ cdef class FromDevice(Receiver):
     Keywords:
       PROMISC        Boolean. Put the device in promiscuous mode while running (default false).
       SNAPLEN        Integer. Bytes of each frame to keep; longer frames are
-                     truncated and their EXTRA_LENGTH annotation set (default 65536).
+                     truncated and their EXTRA_LENGTH annotation set, and offload
+                     work (checksums, GSO) is not done on them (default 65536).
       SNIFFER        Boolean. Let the kernel stack process the frames too (default true).
       OUTBOUND       Boolean. Also emit frames the host sends on the device (default false).
       BURST          Integer. Most frames to read per scheduling (default 256).
@@ -279,11 +280,10 @@ cdef class FromDevice(Receiver):
                 meta.device_vlan = <uint16_t>h.hv1.tp_vlan_tci
             else:
                 meta.tag = (<uint32_t>tpid << 16) | (h.hv1.tp_vlan_tci & 0xffff)
-        if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) or vh.gso_type != VIRTIO_NET_HDR_GSO_NONE:
-            if snap < wire or snap > self.snaplen:
-                self.bad_frames += 1          # offload work on a truncated frame cannot be done
-                return 0
+        if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) or vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) \
+                and snap == wire and snap <= self.snaplen:
             return self.take_offloaded(b, mac, snap, vh, &meta)
+        # an ordinary frame, or one cut short by SNAPLEN or the ring (delivered as it is, like a sniffer)
         length = snap if snap < self.snaplen else self.snaplen
         x = pool.alloc(length + (VLAN_HEADER_LEN if meta.tag else 0))
         if x == NO_PACKET:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import socket
 import struct
+import sys
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
@@ -362,3 +363,15 @@ def test_kernel_drops_when_the_ring_overflows(bridge):
     drops = int(router.handler("f.kernel_drops"))
     assert drops > 0
     assert int(router.handler("f.count")) + drops == sent
+
+
+def test_snaplen_truncates_and_sets_extra_length(bridge):
+    tb, a, b, r = bridge
+    router = build(tb, r, "FromDevice(a0, false, 100) -> rec :: TestRecorder;")   # DEVNAME, PROMISC, SNAPLEN
+    tx = packet_socket(tb, a, "eth0")
+    frame = marker_frame(9, 500)
+    tx.send(frame)
+    run_for(router, 0.2)
+    rec = router.element("rec")
+    assert rec.frames == [frame[:100]]
+    assert int.from_bytes(rec.annos[0]["user"][28:32], sys.byteorder) == 400    # EXTRA_LENGTH_ANNO
