@@ -19,13 +19,28 @@ cdef extern from *:
         unsigned pending;          /* submitted, not yet completed */
     } clickpy_uring;
 
-    /* 0, or -errno (ENOSYS/EPERM where io_uring is unavailable or disabled). */
-    static int clickpy_uring_init(clickpy_uring *r, unsigned entries) {
+    #ifndef IORING_SETUP_COOP_TASKRUN
+    #define IORING_SETUP_COOP_TASKRUN (1U << 8)
+    #endif
+    #ifndef IORING_SETUP_SINGLE_ISSUER
+    #define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+    #endif
+
+    /* A ring whose writes all go to `target`, registered once as a fixed file
+       (no file lookup per write). 0, or -errno (ENOSYS/EPERM where io_uring
+       is unavailable or disabled). */
+    static int clickpy_uring_init(clickpy_uring *r, unsigned entries, int target) {
         struct io_uring_params p;
         memset(&p, 0, sizeof(p));
         memset(r, 0, sizeof(*r));
         r->fd = -1;
+        /* one thread submits and reaps: no cross-thread wakeups needed */
+        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
         int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+        if (fd < 0 && errno == EINVAL) {           /* kernels before 6.0 */
+            memset(&p, 0, sizeof(p));
+            fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+        }
         if (fd < 0)
             return -errno;
         r->fd = fd;
@@ -55,6 +70,8 @@ cdef extern from *:
         r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
         r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
         r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+        if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_FILES, &target, 1) < 0)
+            goto fail;
         return 0;
     fail: {
             int err = errno;
@@ -83,13 +100,14 @@ cdef extern from *:
         return r->sq_entries - r->pending;
     }
 
-    static inline void clickpy_uring_prep_write(clickpy_uring *r, int fd, const void *buf, unsigned len,
+    static inline void clickpy_uring_prep_write(clickpy_uring *r, const void *buf, unsigned len,
                                                 uint64_t user_data) {
         unsigned tail = *r->sq_tail, idx = tail & *r->sq_mask;
         struct io_uring_sqe *sqe = &r->sqes[idx];
         memset(sqe, 0, sizeof(*sqe));
         sqe->opcode = IORING_OP_WRITE;
-        sqe->fd = fd;
+        sqe->flags = IOSQE_FIXED_FILE;
+        sqe->fd = 0;                      /* the registered target */
         sqe->addr = (uint64_t)(uintptr_t)buf;
         sqe->len = len;
         sqe->off = (uint64_t)-1;          /* the file's position: a stream */
@@ -144,10 +162,10 @@ cdef extern from *:
     ctypedef struct Uring "clickpy_uring":
         int fd
         unsigned pending
-    int uring_init "clickpy_uring_init"(Uring* r, unsigned entries) noexcept nogil
+    int uring_init "clickpy_uring_init"(Uring* r, unsigned entries, int target) noexcept nogil
     void uring_exit "clickpy_uring_exit"(Uring* r) noexcept nogil
     unsigned uring_space "clickpy_uring_space"(const Uring* r) noexcept nogil
-    void uring_prep_write "clickpy_uring_prep_write"(Uring* r, int fd, const void* buf, unsigned len,
+    void uring_prep_write "clickpy_uring_prep_write"(Uring* r, const void* buf, unsigned len,
                                                     uint64_t user_data) noexcept nogil
     unsigned uring_submit "clickpy_uring_submit"(Uring* r, unsigned n) noexcept nogil
     int uring_wait "clickpy_uring_wait"(Uring* r) noexcept nogil

@@ -140,7 +140,7 @@ cdef class KernelTun(Receiver):
             raise self.error(f"cannot configure '{self.dev_name}': {e.strerror}") from None
         if self.gateway:
             self._add_default_route()
-        if self.method == TUN_URING and uring_init(&self.uring, 2 * BATCH_MAX) < 0:
+        if self.method == TUN_URING and uring_init(&self.uring, 2 * BATCH_MAX, self.fd) < 0:
             self.method = TUN_WRITE        # io_uring unavailable or disabled here
         self.read_task = self.add_task(True)
         self.add_select(self.fd, EPOLL_IN, self._selected)
@@ -315,7 +315,7 @@ cdef class KernelTun(Receiver):
                 self.write_drops += 1
                 pool.free(x)
                 continue
-            uring_prep_write(&self.uring, self.fd, p, pool.anno[x].len, x)
+            uring_prep_write(&self.uring, p, pool.anno[x].len, x)
             b.idx[queued] = x
             queued += 1
         taken = uring_submit(&self.uring, queued)
