@@ -74,7 +74,7 @@ cdef class KernelTun(Receiver):
     port_count = "0-1/1-2"
     processing = "a/h"
     flow_code = "x/y"
-    configure_phase = 40
+    configure_phase = 60      # after the queues it pulls from, whose notifiers it listens to
     tap = False
 
     cdef int fd

@@ -61,7 +61,7 @@ cdef class ToDevice(Element):
 
     port_count = "1/0-2"
     processing = "a/h"
-    configure_phase = 41
+    configure_phase = 60      # after the queues it pulls from, whose notifiers it listens to
 
     cdef readonly str devname
     cdef int fd, big_fd

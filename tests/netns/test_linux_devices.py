@@ -375,3 +375,16 @@ def test_snaplen_truncates_and_sets_extra_length(bridge):
     rec = router.element("rec")
     assert rec.frames == [frame[:100]]
     assert int.from_bytes(rec.annos[0]["user"][28:32], sys.byteorder) == 400    # EXTRA_LENGTH_ANNO
+
+
+def test_an_idle_router_sleeps(bridge):
+    """With no traffic, FromDevice and a pulling ToDevice wait in epoll (no polling)."""
+    import resource
+    tb, a, b, r = bridge
+    router = build(tb, r, "FromDevice(a0) -> q :: Queue -> ToDevice(b0); FromDevice(b0) -> ToDevice(a0);")
+    run_for(router, 0.2)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    run_for(router, 1.0)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert used < 0.1, f"{used:.3f} s of CPU in 1 s of idling"
