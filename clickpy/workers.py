@@ -127,7 +127,7 @@ class WorkerGroup:
     """The parent's view of N workers; answers what the CLI asks of a Router
     (run, handler, handler_names, write, cleanup)."""
 
-    def __init__(self, graph, count: int, *, warnings: bool = True) -> None:
+    def __init__(self, graph, count: int, *, warnings: bool = True, **router_kwargs) -> None:
         if count < 2:
             raise ValueError("a worker group needs at least 2 workers")
         check_splittable(graph)
@@ -148,7 +148,8 @@ class WorkerGroup:
                     parent_end.close()
                     for s in self.socks:
                         s.close()
-                    _worker_main(child_end, graph, WorkerInfo(i, count, group_base), warnings and i == 0)
+                    _worker_main(child_end, graph, WorkerInfo(i, count, group_base), warnings and i == 0,
+                                 router_kwargs)
                 child_end.close()
                 self.socks.append(parent_end)
                 self.pids.append(pid)
@@ -282,7 +283,7 @@ class WorkerGroup:
             s.close()
 
 
-def _worker_main(sock: socket.socket, graph, info: WorkerInfo, warnings: bool) -> None:
+def _worker_main(sock: socket.socket, graph, info: WorkerInfo, warnings: bool, router_kwargs: dict) -> None:
     """A worker's life: build, wait for "run", run, then answer handler
     requests until "exit". Never returns."""
     global _current
@@ -294,7 +295,7 @@ def _worker_main(sock: socket.socket, graph, info: WorkerInfo, warnings: bool) -
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         from clickpy.router import Router
         try:
-            router = Router.from_graph(graph, warnings=warnings)
+            router = Router.from_graph(graph, warnings=warnings, **router_kwargs)
         except ConfigError as e:
             _send(sock, ("error", e.diagnostics))
             os._exit(1)
