@@ -137,6 +137,7 @@ class WorkerGroup:
         self.pids: list[int] = []
         self.running = False
         self._cleaned = False
+        self._names: list[str] | None = None
         group_base = (os.getpid() * 2654435761) & 0xFFFF
         sys.stdout.flush()
         sys.stderr.flush()
@@ -250,8 +251,17 @@ class WorkerGroup:
     read = handler
 
     def handler_names(self) -> list[str]:
-        status, names = self._ask(0, "names")
-        return list(names) + ["workers"]
+        """Every handler name, also in its per-worker forms NAME#I and NAME#*."""
+        if self._names is None:
+            status, names = self._ask(0, "names")
+            suffixes = ["#*"] + [f"#{i}" for i in range(self.count)]
+            self._names = list(names) + [n + s for n in names for s in suffixes] + ["workers"]
+        return self._names
+
+    def element(self, name: str):
+        """A stand-in for element `name` (every worker has the same elements), or None."""
+        names = set(self.handler_names())
+        return _WorkerElement(name, names) if f"{name}.name" in names else None
 
     def write(self, full: str, value: str = "") -> None:
         from clickpy.element import HandlerError
@@ -281,6 +291,17 @@ class WorkerGroup:
                 pass
         for s in self.socks:
             s.close()
+
+
+class _WorkerElement:
+    """What the CLI asks of an element, answered from the workers' handler names."""
+
+    def __init__(self, name: str, names: set[str]) -> None:
+        self.name = name
+        self._names = names
+
+    def has_read_handler(self, handler: str) -> bool:
+        return f"{self.name}.{handler}" in self._names
 
 
 def _worker_main(sock: socket.socket, graph, info: WorkerInfo, warnings: bool, router_kwargs: dict) -> None:
