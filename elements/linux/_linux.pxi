@@ -248,6 +248,7 @@ cdef extern from "<linux/if_tun.h>" nogil:
         IFF_TAP
         IFF_NO_PI
         IFF_VNET_HDR
+        IFF_MULTI_QUEUE
         TUN_F_CSUM
         TUN_F_TSO4
         TUN_F_TSO6

@@ -28,6 +28,10 @@ cdef class KernelTun(Receiver):
     than MTU; others are dropped (counted). The device disappears when the
     router stops.
 
+    Under `clickpy run -j N` the device is a multi-queue one: each worker
+    attaches a queue of the same device (named DEVNAME, or after the element
+    if none is given) and the kernel spreads the device's flows over them.
+
     Reads are one packet per system call (the kernel offers no batched read
     on TUN/TAP short of vhost-net). Writes are batched: with METHOD URING (the
     default, where the kernel has io_uring) one io_uring_enter call submits a
@@ -139,7 +143,7 @@ cdef class KernelTun(Receiver):
         except OSError as e:
             raise self.error(f"cannot configure '{self.dev_name}': {e.strerror}") from None
         if self.gateway:
-            self._add_default_route()
+            self._add_default_route()      # (by the first worker; the others find it there)
         if self.method == TUN_URING and uring_init(&self.uring, 2 * BATCH_MAX, self.fd) < 0:
             self.method = TUN_WRITE        # io_uring unavailable or disabled here
         self.read_task = self.add_task(True)
@@ -157,6 +161,14 @@ cdef class KernelTun(Receiver):
             raise self.error("/dev/net/tun does not exist (is the tun driver enabled?)")
         self.fd = fd
         flags = (IFF_TAP if self.is_tap else IFF_TUN) | IFF_NO_PI | IFF_VNET_HDR
+        from clickpy import workers
+        worker = workers.current_worker()
+        if worker is not None and worker.count > 1:
+            # every worker attaches one queue of the same multi-queue device,
+            # and the kernel spreads the device's flows over the queues
+            flags |= IFF_MULTI_QUEUE
+            if not self.wanted_name:
+                self.wanted_name = f"cp{worker.fanout_group(self.name):04x}"
         ifr = _struct.pack("16sH22x", self.wanted_name.encode(), flags)
         try:
             ifr = _fcntl.ioctl(fd, TUNSETIFF, ifr)
@@ -180,7 +192,8 @@ cdef class KernelTun(Receiver):
                 ipr.route("add", dst="0.0.0.0/0", gateway=_socket.inet_ntoa(_struct.pack("!I", self.gateway)),
                           oif=_socket.if_nametoindex(self.dev_name))
             except Exception as e:
-                raise self.error(f"cannot add a default route through GATEWAY: {e}") from None
+                if getattr(e, "code", None) != 17:     # EEXIST: another worker added it
+                    raise self.error(f"cannot add a default route through GATEWAY: {e}") from None
 
     def _selected(self, int events):
         self.selected_calls += 1

@@ -105,3 +105,33 @@ def test_two_workers_forward_between_veths(bridge):
     assert (distinct, total) == (32 * 20, 32 * 20)      # every datagram once, none lost or doubled
     counts = per_worker(stop(proc))
     assert len(counts) == 2 and all(c > 0 for c in counts), counts
+
+
+UDP_TO_MANY = r'''
+import socket
+socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(40)]
+for rnd in range(5):
+    for i, s in enumerate(socks):
+        s.sendto(b"x", ("10.9.0.%d" % (2 + i), 9000 + i))
+'''
+
+
+def test_workers_share_one_multiqueue_tap(testbed):
+    tb = testbed
+    n = tb.namespace("n")
+    proc = start_clickpy(tb, n, "tap :: KernelTap(10.9.0.1/24, 10.9.0.254, DEVNAME cpmq0) -> c :: Counter -> Discard;",
+                         "c.count#*")
+    deadline = time.monotonic() + 30
+    while "python(" not in tb.run(n, "ip", "-d", "tuntap", "show").stdout.split("cpmq0", 1)[-1].split(")", 1)[-1]:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the workers did not attach to the tap"
+        time.sleep(0.1)
+    shown = tb.run(n, "ip", "-d", "tuntap", "show").stdout
+    assert "multi_queue" in shown and shown.count("python(") == 2
+    for i in range(40):          # no ARP: the frames are only the datagrams
+        tb.neighbor(n, "cpmq0", f"10.9.0.{2 + i}", f"02:00:00:00:01:{i:02x}")
+    subprocess.run(n.command(PYTHON, "-c", UDP_TO_MANY), check=True, timeout=30)
+    time.sleep(0.5)
+    counts = per_worker(stop(proc))
+    assert sum(counts) == 200
+    assert all(c > 0 for c in counts), f"one queue got every flow: {counts}"
