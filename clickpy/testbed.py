@@ -13,10 +13,11 @@ disturb the host's network.
 
 `router_topology()` builds the usual test network: host A and host B, each
 in its own namespace, and a router namespace R between them whose two
-interfaces have no kernel addresses (the router is clickpy's):
+interfaces have no kernel addresses (the router is clickpy's). The
+addresses are configs/router.click's defaults:
 
-    A eth0 10.0.1.2/24 ---- R a0   (R b0) ---- B eth0 10.0.2.2/24
-    A's default route: 10.0.1.1     B's default route: 10.0.2.1
+    A eth0 10.0.0.2/24 ---- R a0   (R b0) ---- B eth0 10.0.1.2/24
+    A's default route: 10.0.0.1     B's default route: 10.0.1.1
 
 `clickpy testbed up` / `clickpy testbed down` make and remove that topology
 for people, with namespaces `clickpy-a`, `clickpy-b`, `clickpy-r`.
@@ -210,22 +211,24 @@ class RouterTopology:
         self.a = tb.namespace("a")
         self.b = tb.namespace("b")
         self.r = tb.namespace("r")
-        tb.veth(self.a, "eth0", self.r, "a0", "10.0.1.2/24", None, mtu=mtu)
-        tb.veth(self.b, "eth0", self.r, "b0", "10.0.2.2/24", None, mtu=mtu)
-        tb.route(self.a, "default", "10.0.1.1")
-        tb.route(self.b, "default", "10.0.2.1")
-        self.a_ip, self.b_ip = "10.0.1.2", "10.0.2.2"
-        self.r_a_ip, self.r_b_ip = "10.0.1.1", "10.0.2.1"
+        tb.veth(self.a, "eth0", self.r, "a0", "10.0.0.2/24", None, mtu=mtu)
+        tb.veth(self.b, "eth0", self.r, "b0", "10.0.1.2/24", None, mtu=mtu)
+        tb.route(self.a, "default", "10.0.0.1")
+        tb.route(self.b, "default", "10.0.1.1")
+        self.a_ip, self.b_ip = "10.0.0.2", "10.0.1.2"
+        self.r_a_ip, self.r_b_ip = "10.0.0.1", "10.0.1.1"
         self.a_mac = self.a.link_mac("eth0")
         self.b_mac = self.b.link_mac("eth0")
         self.r_a_mac = self.r.link_mac("a0")
         self.r_b_mac = self.r.link_mac("b0")
 
     def router_defines(self) -> dict[str, str]:
-        """NAME=value definitions describing R's interfaces, for router configs."""
+        """configs/router.click's NAME=value definitions for R's two interfaces
+        (B is interface 1's default gateway)."""
         return {
-            "IF0": "a0", "IF0_ADDR": self.r_a_ip, "IF0_NET": "10.0.1.0/24", "IF0_ETHER": self.r_a_mac,
-            "IF1": "b0", "IF1_ADDR": self.r_b_ip, "IF1_NET": "10.0.2.0/24", "IF1_ETHER": self.r_b_mac,
+            "PORTS": "DEV0 a0, DEV1 b0",
+            "IP0": self.r_a_ip, "MAC0": self.r_a_mac,
+            "IP1": self.r_b_ip, "MAC1": self.r_b_mac, "MTU1": "1500", "GW1": self.b_ip,
         }
 
 
@@ -266,7 +269,7 @@ def cli(argv: Sequence[str]) -> int:
     except Exception:
         tb.close()
         raise
-    defs = " ".join(f"{k}={v}" for k, v in topo.router_defines().items())
+    defs = " ".join(f"'{k}={v}'" if " " in v else f"{k}={v}" for k, v in topo.router_defines().items())
     print(f"""host A: namespace {topo.a.name}, eth0 {topo.a_ip}/24 ({topo.a_mac}), default via {topo.r_a_ip}
 host B: namespace {topo.b.name}, eth0 {topo.b_ip}/24 ({topo.b_mac}), default via {topo.r_b_ip}
 router: namespace {topo.r.name}, a0 ({topo.r_a_mac}) to A, b0 ({topo.r_b_mac}) to B, no kernel addresses

@@ -27,7 +27,7 @@ def test_testbed_up_and_down():
         assert run_testbed_cli("status").stdout.strip() == "up: " + ", ".join(names)
         addr = subprocess.run(["ip", "-n", "clickpy-a", "-4", "-o", "addr", "show", "eth0"],
                               capture_output=True, text=True).stdout
-        assert "10.0.1.2/24" in addr
+        assert "10.0.0.2/24" in addr
         links = subprocess.run(["ip", "-n", "clickpy-r", "-o", "link"], capture_output=True, text=True).stdout
         assert "a0@" in links and "b0@" in links
         assert run_testbed_cli("up").returncode == 1            # already up
