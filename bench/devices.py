@@ -41,7 +41,7 @@ FRAME_SRC = "02:00:00:00:00:01"
 GOALS = {"sender": 0.7, "forwarder": 0.55, "forwarder_cpu_us": 1.6, "forwarder_loss": 0.001, "tap": 1.2}
 
 
-def udp_frame(dst_mac: str, src_ip="10.0.1.2", dst_ip="10.0.2.99") -> str:
+def udp_frame(dst_mac: str, src_ip="10.0.0.2", dst_ip="10.0.1.99") -> str:
     """A 60-byte Ethernet/IPv4/UDP frame with valid checksums, as Click's \\<hex>."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
@@ -87,8 +87,10 @@ class Clickpy:
     """`clickpy run -e CONFIG` inside a namespace; stopped with SIGTERM, after
     which it prints the handlers asked for."""
 
-    def __init__(self, tb: Testbed, ns, config: str, handlers: tuple[str, ...] = ()) -> None:
-        args = [PYTHON, "-m", "clickpy", "run", "-e", config]
+    def __init__(self, tb: Testbed, ns, config: str, handlers: tuple[str, ...] = (),
+                 config_file: str | None = None, defines: dict[str, str] | None = None) -> None:
+        args = [PYTHON, "-m", "clickpy", "run"] + ([config_file] if config_file else ["-e", config])
+        args += [f"{k}={v}" for k, v in (defines or {}).items()]
         for h in handlers:
             args += ["-h", h]
         self.handlers = handlers
@@ -162,7 +164,7 @@ def forward_topology(tb: Testbed):
     s, r, d = tb.namespace("s"), tb.namespace("r"), tb.namespace("d")
     tb.veth(s, "s0", r, "ra")
     tb.veth(r, "rb", d, "d0")
-    return s, r, d
+    return s, r, d       # S 10.0.0.2 -> R ra 10.0.0.1 | R rb 10.0.1.1 -> D 10.0.1.99
 
 
 def limit_rate(tb: Testbed, ns, ifname: str, mpps: float) -> None:
@@ -190,22 +192,24 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None) -> dict
         s, r, d = forward_topology(tb)
         r_mac = r.link_mac("ra")
         procs: dict[str, Clickpy] = {}
+        if kind in ("kernel", "router"):
+            # the routers deliver to the sink's IP stack (UDP to a closed port)
+            tb.up(d, "d0", "10.0.1.99/24")
         if kind == "kernel":
-            tb.up(r, "ra", "10.0.1.1/24")
-            tb.up(r, "rb", "10.0.2.1/24")
+            tb.up(r, "ra", "10.0.0.1/24")
+            tb.up(r, "rb", "10.0.1.1/24")
             tb.sysctl(r, "net.ipv4.ip_forward", "1")
-            tb.neighbor(r, "rb", "10.0.2.99", "02:00:00:00:00:99")
+            tb.neighbor(r, "rb", "10.0.1.99", d.link_mac("d0"))
         elif kind == "clickpy":
+            # frames pass unchanged: the sink's stack drops them as not addressed to it
             procs["forwarder"] = Clickpy(tb, r, "f :: FromDevice(ra, SNIFFER false, BURST 256) "
                                                 "-> t :: ToDevice(rb, BURST 256);",
                                          ("f.kernel_drops", "f.drops", "t.drops"))
         elif kind == "router":
-            config = (ROOT / "configs" / "router.click").read_text()
-            defines = {"IF0": "ra", "IF0_ADDR": "10.0.1.1", "IF0_NET": "10.0.1.0/24", "IF0_ETHER": r_mac,
-                       "IF1": "rb", "IF1_ADDR": "10.0.2.1", "IF1_NET": "10.0.2.0/24",
-                       "IF1_ETHER": r.link_mac("rb")}
-            tb.up(d, "d0", "10.0.2.99/24")
-            procs["forwarder"] = Clickpy(tb, r, "".join(f"define(${k} {v});\n" for k, v in defines.items()) + config)
+            defines = {"PORTS": "DEV0 ra, DEV1 rb", "IP0": "10.0.0.1", "MAC0": r_mac,
+                       "IP1": "10.0.1.1", "MAC1": r.link_mac("rb"), "MTU1": "1500", "GW1": "10.0.1.99"}
+            procs["forwarder"] = Clickpy(tb, r, "", config_file=str(ROOT / "configs" / "router.click"),
+                                         defines=defines)
         if offered_mpps:
             limit_rate(tb, s, "s0", offered_mpps)
         time.sleep(0.5)
@@ -235,7 +239,7 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None) -> dict
 def tap_run(method: str, seconds: float) -> dict:
     with Testbed() as tb:
         n = tb.namespace("n")
-        frame = udp_frame("02:00:00:00:00:99", "10.9.0.2", "10.9.0.99")
+        frame = udp_frame("02:00:00:00:00:99", "10.9.0.2", "10.9.0.99")      # dropped: not the tap's address
         snd = Clickpy(tb, n, f"InfiniteSource(DATA \\<{frame}>, BURST 256, TIMESTAMP false) "
                              f"-> KernelTap(10.9.0.1/24, DEVNAME cpbench0, METHOD {method}, BURST 256) -> Discard;")
         try:
