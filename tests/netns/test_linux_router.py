@@ -81,3 +81,56 @@ def test_router_click_carries_an_http_download(routed, tmp_path):
     finally:
         server.kill()
         server.wait()
+
+
+TCP_SINK = r'''
+import socket, sys
+s = socket.socket()
+s.bind((sys.argv[1], 5001))
+s.listen(16)
+print("ready", flush=True)
+for _ in range(int(sys.argv[2])):
+    c, _ = s.accept()
+    n = 0
+    while True:
+        d = c.recv(1 << 16)
+        if not d:
+            break
+        n += len(d)
+    print(n, flush=True)
+'''
+TCP_FLOWS = r'''
+import socket, sys
+for _ in range(int(sys.argv[2])):
+    s = socket.create_connection((sys.argv[1], 5001), timeout=30)
+    s.sendall(b"x" * 500000)
+    s.close()
+'''
+
+
+def test_router_click_with_two_workers(routed):
+    """`clickpy run -j 2 configs/router.click`: every flow gets through, and both workers carry some."""
+    topo = routed
+    tb = topo.tb
+    start_router(topo).cleanup()            # skips unless the config and its elements are here
+    args = [PYTHON, "-m", "clickpy", "run", "-j", "2", str(ROUTER), "-h", "FromDevice.count#*"]
+    args += [f"{k}={v}" for k, v in topo.router_defines().items()]
+    router = tb.popen(topo.r, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ping = tb.run(topo.a, "ping", "-c", "3", "-i", "0.3", "-W", "5", topo.b_ip, check=False, timeout=60)
+        assert ping.returncode == 0, ping.stdout
+        flows = 8
+        sink = tb.popen(topo.b, PYTHON, "-c", TCP_SINK, topo.b_ip, str(flows), stdout=subprocess.PIPE, text=True)
+        assert sink.stdout.readline().strip() == "ready"
+        tb.run(topo.a, PYTHON, "-c", TCP_FLOWS, topo.b_ip, str(flows), timeout=120)
+        assert sink.communicate(timeout=60)[0].split() == ["500000"] * flows
+    finally:
+        router.terminate()
+        out, err = router.communicate(timeout=60)
+    assert router.returncode == 0, err
+    per_worker = [0, 0]
+    for line in out.splitlines():
+        if line.startswith("worker "):
+            i, n = line[len("worker "):].split(": ")
+            per_worker[int(i)] += int(n)
+    assert all(n > 0 for n in per_worker), out
