@@ -78,6 +78,30 @@ def link_counters(ns, ifname: str) -> tuple[int, int]:
     return stats["rx_packets"], stats["tx_packets"]
 
 
+def link_drops(ns, ifname: str) -> tuple[int, int]:
+    """(rx_dropped, tx_dropped) of an interface (a veth counts what its peer
+    could not take as tx_dropped)."""
+    with ns.ipr() as ipr:
+        link = ipr.get_links(ipr.link_lookup(ifname=ifname)[0])[0]
+    stats = link.get_attr("IFLA_STATS64")
+    return stats["rx_dropped"], stats["tx_dropped"]
+
+
+def backlog_drops() -> int:
+    """Packets the kernel dropped because a CPU's input backlog was full."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(line.split()[1], 16) for line in f)
+
+
+def wait_for_packet_sockets(tb: Testbed, ns, count: int, proc: "Clickpy", timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(tb.run(ns, "cat", "/proc/net/packet").stdout.splitlines()) - 1 < count:
+        proc.check()
+        if time.monotonic() > deadline:
+            raise RuntimeError("clickpy did not open its sockets")
+        time.sleep(0.05)
+
+
 def load_average() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -192,42 +216,50 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None) -> dict
         s, r, d = forward_topology(tb)
         r_mac = r.link_mac("ra")
         procs: dict[str, Clickpy] = {}
-        if kind in ("kernel", "router"):
-            # the routers deliver to the sink's IP stack (UDP to a closed port)
-            tb.up(d, "d0", "10.0.1.99/24")
-        if kind == "kernel":
-            tb.up(r, "ra", "10.0.0.1/24")
-            tb.up(r, "rb", "10.0.1.1/24")
-            tb.sysctl(r, "net.ipv4.ip_forward", "1")
-            tb.neighbor(r, "rb", "10.0.1.99", d.link_mac("d0"))
-        elif kind == "clickpy":
-            # frames pass unchanged: the sink's stack drops them as not addressed to it
-            procs["forwarder"] = Clickpy(tb, r, "f :: FromDevice(ra, SNIFFER false, BURST 256) "
-                                                "-> t :: ToDevice(rb, BURST 256);",
-                                         ("f.kernel_drops", "f.drops", "t.drops"))
-        elif kind == "router":
-            defines = {"PORTS": "DEV0 ra, DEV1 rb", "IP0": "10.0.0.1", "MAC0": r_mac,
-                       "IP1": "10.0.1.1", "MAC1": r.link_mac("rb"), "MTU1": "1500", "GW1": "10.0.1.99"}
-            procs["forwarder"] = Clickpy(tb, r, "", config_file=str(ROOT / "configs" / "router.click"),
-                                         defines=defines)
-        if offered_mpps:
-            limit_rate(tb, s, "s0", offered_mpps)
-        time.sleep(0.5)
-        procs["generator"] = generator(tb, s, r_mac)
         try:
+            if kind in ("kernel", "router"):
+                # the routers deliver to the sink's IP stack (UDP to a closed port)
+                tb.up(d, "d0", "10.0.1.99/24")
+            if kind == "kernel":
+                tb.up(r, "ra", "10.0.0.1/24")
+                tb.up(r, "rb", "10.0.1.1/24")
+                tb.sysctl(r, "net.ipv4.ip_forward", "1")
+                tb.neighbor(r, "rb", "10.0.1.99", d.link_mac("d0"))
+            elif kind == "clickpy":
+                # frames pass unchanged: the sink's stack drops them as not addressed to it
+                procs["forwarder"] = Clickpy(tb, r, "f :: FromDevice(ra, SNIFFER false, BURST 256) "
+                                                    "-> t :: ToDevice(rb, BURST 256);",
+                                             ("f.kernel_drops", "f.drops", "t.drops"))
+            elif kind == "router":
+                defines = {"PORTS": "DEV0 ra, DEV1 rb", "IP0": "10.0.0.1", "MAC0": r_mac,
+                           "IP1": "10.0.1.1", "MAC1": r.link_mac("rb"), "MTU1": "1500", "GW1": "10.0.1.99"}
+                procs["forwarder"] = Clickpy(tb, r, "", config_file=str(ROOT / "configs" / "router.click"),
+                                             defines=defines)
+            if offered_mpps:
+                limit_rate(tb, s, "s0", offered_mpps)
+            if "forwarder" in procs:
+                wait_for_packet_sockets(tb, r, 2, procs["forwarder"])
+                time.sleep(0.5)
+            # Counters of different namespaces cannot be read at one instant, so
+            # the loss is counted between two quiet moments: before the generator
+            # starts and after it has stopped and the pipeline has drained.
+            o0, d0 = link_counters(r, "ra")[0], link_counters(d, "d0")[0]
+            r0, b0 = link_drops(r, "rb")[1], backlog_drops()
+            procs["generator"] = generator(tb, s, r_mac)
             if not offered_mpps:
                 return measure(seconds, lambda: link_counters(d, "d0")[0], procs)
-            time.sleep(1.0)
-            o0, d0 = link_counters(r, "ra")[0], link_counters(d, "d0")[0]
-            result = measure(seconds, lambda: link_counters(r, "ra")[0], procs, warmup=0)
+            result = measure(seconds, lambda: link_counters(r, "ra")[0], procs)
             procs["generator"].stop()
-            time.sleep(1.0)                  # let what is in flight arrive
+            time.sleep(1.0)
             o1, d1 = link_counters(r, "ra")[0], link_counters(d, "d0")[0]
+            r1, b1 = link_drops(r, "rb")[1], backlog_drops()
             offered, delivered = o1 - o0, d1 - d0
             result["offered_mpps"] = result["mpps"]
-            result["mpps"] = delivered / result["seconds"] / 1e6
             result["loss"] = max(0.0, 1 - delivered / offered) if offered else 1.0
+            result["mpps"] = result["offered_mpps"] * (1 - result["loss"])
             result["lost"] = offered - delivered
+            result["sink_refused"] = r1 - r0          # the sink's side of the veth could not take them
+            result["backlog_drops"] = b1 - b0         # any CPU's input backlog overflowed (machine-wide)
             return result
         finally:
             for p in procs.values():
@@ -311,7 +343,9 @@ def main(argv=None) -> int:
         offered = f"{r['offered_mpps']:.3f}" if "offered_mpps" in r else ""
         fwd = f"{r['cpu_us_forwarding']:.2f}" if "cpu_us_forwarding" in r else ""
         print(f"{name:24} {r['mpps']:6.3f} {offered:>8} {loss:>8} {r['cpu_us_machine']:8.2f} "
-              f"{'' if ours is None else f'{ours:.2f}':>8} {fwd:>8}  {r['runs_mpps']}")
+              f"{'' if ours is None else f'{ours:.2f}':>8} {fwd:>8}  {r['runs_mpps']}"
+              + (f"  lost {r['lost']:.0f}: sink refused {r['sink_refused']:.0f}, backlog drops "
+                 f"{r['backlog_drops']:.0f}" if r.get("lost") else ""))
     return 0
 
 

@@ -135,7 +135,7 @@ cdef class FromDevice(Receiver):
         timeout = args.read("BLOCK_TIMEOUT", SECONDS, 0.001)
         fanout = args.read("FANOUT", Int(0, 65535), None)
         mode = args.read("FANOUT_MODE", Keyword(*_FANOUT_MODES), "HASH")
-        method = args.read("METHOD", Keyword("LINUX", "PCAP"), "LINUX")
+        args.read("METHOD", Keyword("LINUX", "PCAP"), "LINUX")     # one method here; Click's PCAP configs run as they are
         if block_size < (1 << 17) or block_size & (block_size - 1):
             raise self.error("BLOCK_SIZE must be a power of two of at least 131072")
         if not 0 < timeout <= 60:
