@@ -88,4 +88,4 @@ def test_a_class_can_declare_cross_flow_state():
 def test_control_sockets_are_refused_with_workers():
     r = clickpy("run", "-j", "2", "-p", "7777", "-e", "InfiniteSource(ACTIVE false) -> Discard;")
     assert r.returncode == 1
-    assert "-p and -u are not available with -j" in r.stderr
+    assert "-p: not available with -j" in r.stderr
