@@ -31,7 +31,8 @@ Usage: clickpy COMMAND [OPTION]... [ROUTERFILE] [NAME=VALUE]...
 
 Commands:
   run        Run a router configuration (the default command).
-  check      Parse, instantiate and check a configuration; exit status says.
+  check      Parse, instantiate, configure and check a configuration (no device
+             is opened); exit status says.
   flatten    Print the configuration as a flat Click configuration.
   elements   List the element classes, or print one class's documentation.
   viz        Draw the configuration's graph (Graphviz .dot or .svg).
@@ -305,12 +306,15 @@ def _threads(opts: dict) -> int:
     return max(int(value), 1)
 
 
-def _make_router(graph, text: str, opts: dict):
-    """The router for a parsed graph (configured and initialized), as the options say."""
+def _make_router(graph, text: str, opts: dict, initialize: bool = True):
+    """The router for a parsed graph (configured and initialized, unless not
+    `initialize`: `check` opens no device, as click-check), as the options say."""
     from clickpy.router import Router
     kwargs = {"warnings": _warnings_on(opts), "config_text": text, "pool_size": _pool_size(opts)}
+    if not initialize:
+        kwargs["initialize"] = False
     threads = _threads(opts)
-    if threads > 1:
+    if threads > 1 and initialize:
         from clickpy.workers import WorkerGroup
         try:
             return WorkerGroup(graph, threads, **kwargs)
@@ -585,7 +589,7 @@ def cmd_check(argv: list[str]) -> int:
         return 0
     graph, _, text = _load(opts, pos)
     _print_diagnostics(graph.warnings, _warnings_on(opts))
-    router = _make_router(graph, text, opts)
+    router = _make_router(graph, text, opts, initialize=False)
     _router_ready()
     router.cleanup()
     return 0
