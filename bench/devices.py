@@ -14,7 +14,8 @@ measured alternately in the same run.
                stack drops them as not addressed to it), METHOD RING and SENDMMSG
   forwarder    generator (clickpy) -> veth -> clickpy FromDevice -> ToDevice ->
                veth -> sink; at 0.4 Mpps offered (tbf on the generator's veth)
-               for loss, and at saturation for rate and CPU per packet
+               for loss, and at saturation for rate and CPU per packet. The sink
+               drops IPv4 at tc ingress (it answers ARP), the same for every variant
   kernel       the same topology with the Linux kernel forwarding instead of clickpy
   router       configs/router.click as the forwarder (when the config exists)
   tap          InfiniteSource -> KernelTap: frames written per second, io_uring and write(2)
@@ -34,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clickpy.elements.linux.ingress import IngressDrop  # noqa: E402
 from clickpy.testbed import Testbed  # noqa: E402
 
 PYTHON = sys.executable
@@ -216,17 +218,20 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None) -> dict
         s, r, d = forward_topology(tb)
         r_mac = r.link_mac("ra")
         procs: dict[str, Clickpy] = {}
+        sink = IngressDrop("d0", ether_type=0x0800)
         try:
-            if kind in ("kernel", "router"):
-                # the routers deliver to the sink's IP stack (UDP to a closed port)
-                tb.up(d, "d0", "10.0.1.99/24")
+            # The sink takes what arrives and drops it cheaply and alike for
+            # every variant: IPv4 is dropped at tc ingress (ARP is answered).
+            tb.up(d, "d0", "10.0.1.99/24")
+            with tb.inside(d):
+                sink.install()
             if kind == "kernel":
                 tb.up(r, "ra", "10.0.0.1/24")
                 tb.up(r, "rb", "10.0.1.1/24")
                 tb.sysctl(r, "net.ipv4.ip_forward", "1")
                 tb.neighbor(r, "rb", "10.0.1.99", d.link_mac("d0"))
             elif kind == "clickpy":
-                # frames pass unchanged: the sink's stack drops them as not addressed to it
+                # frames pass unchanged (still addressed to R)
                 procs["forwarder"] = Clickpy(tb, r, "f :: FromDevice(ra, SNIFFER false, BURST 256) "
                                                     "-> t :: ToDevice(rb, BURST 256);",
                                              ("f.kernel_drops", "f.drops", "t.drops"))
@@ -264,6 +269,7 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None) -> dict
         finally:
             for p in procs.values():
                 p.stop()
+            sink.remove()
             if "forwarder" in procs and procs["forwarder"].values:
                 print(f"    {kind}: {procs['forwarder'].values}", file=sys.stderr)
 

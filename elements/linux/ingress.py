@@ -21,20 +21,32 @@ _NR_BPF = 321                       # x86_64
 _TC_ACT_SHOT = 2
 _CLSACT_INGRESS = 0xFFFFFFF2        # parent ffff:fff2
 _FILTER_PRIO = 1                    # before any rule a user may have
-_FILTER_NAME = "clickpy_nosniff"
+_FILTER_NAME = "clickpy_nosniff"      # the name marks our rule on the device
 
 
 class IngressError(RuntimeError):
     pass
 
 
-def _load_drop_program() -> int:
-    # r0 = TC_ACT_SHOT; exit
-    insns = (ctypes.c_uint64 * 2)(0xB7 | (_TC_ACT_SHOT << 32), 0x95)
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> int:
+    """One eBPF instruction as a little-endian 64-bit word."""
+    return code | (dst << 8) | (src << 12) | ((off & 0xFFFF) << 16) | ((imm & 0xFFFFFFFF) << 32)
+
+
+def _load_drop_program(ether_type: int | None) -> int:
+    if ether_type is None:
+        program = [_insn(0xB7, imm=_TC_ACT_SHOT), _insn(0x95)]          # r0 = SHOT; exit
+    else:
+        proto = ((ether_type & 0xFF) << 8) | (ether_type >> 8)          # skb->protocol, network order
+        program = [_insn(0x61, dst=0, src=1, off=16),                   # r0 = ctx->protocol
+                   _insn(0x55, dst=0, off=2, imm=proto),                # if r0 != proto goto pass
+                   _insn(0xB7, imm=_TC_ACT_SHOT), _insn(0x95),          # r0 = SHOT; exit
+                   _insn(0xB7, imm=0), _insn(0x95)]                     # pass: r0 = OK; exit
+    insns = (ctypes.c_uint64 * len(program))(*program)
     license_ = ctypes.create_string_buffer(b"GPL")
     attr = (ctypes.c_uint8 * 128)()
     ctypes.c_uint32.from_buffer(attr, 0).value = _BPF_PROG_TYPE_SCHED_CLS
-    ctypes.c_uint32.from_buffer(attr, 4).value = 2
+    ctypes.c_uint32.from_buffer(attr, 4).value = len(program)
     ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(insns)
     ctypes.c_uint64.from_buffer(attr, 16).value = ctypes.addressof(license_)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -67,10 +79,12 @@ def _in_namespace(ns_fd: int):
 class IngressDrop:
     """The drop rule on one device; `remove()` undoes what `install()` did, in
     the network namespace the rule was installed in (whichever namespace the
-    caller is in by then)."""
+    caller is in by then). With `ether_type`, only frames of that protocol are
+    dropped (the device benchmarks make a cheap IPv4 sink that still answers ARP)."""
 
-    def __init__(self, ifname: str) -> None:
+    def __init__(self, ifname: str, ether_type: int | None = None) -> None:
         self.ifname = ifname
+        self.ether_type = ether_type
         self.ifindex = 0
         self.added_qdisc = False
         self.added_filter = False
@@ -96,7 +110,7 @@ class IngressDrop:
             except NetlinkError as e:
                 if e.code != 17:     # EEXIST: a clsact qdisc is already there
                     raise IngressError(f"cannot add a clsact qdisc to '{self.ifname}': {e.args[1]}") from None
-            fd = _load_drop_program()
+            fd = _load_drop_program(self.ether_type)
             try:
                 ipr.tc("add-filter", "bpf", self.ifindex, parent=_CLSACT_INGRESS, prio=_FILTER_PRIO,
                        fd=fd, name=_FILTER_NAME, direct_action=True)

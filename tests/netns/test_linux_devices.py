@@ -388,3 +388,20 @@ def test_an_idle_router_sleeps(bridge):
     after = resource.getrusage(resource.RUSAGE_SELF)
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert used < 0.1, f"{used:.3f} s of CPU in 1 s of idling"
+
+
+def test_an_ingress_rule_for_one_ether_type(bridge):
+    """The drop rule limited to IPv4 (the benchmarks' sink): ARP is still answered, IP is not."""
+    from clickpy.elements.linux.ingress import IngressDrop
+    tb, a, b, r = bridge
+    tb.up(r, "a0", "10.0.0.254/24")
+    rule = IngressDrop("a0", ether_type=0x0800)
+    with tb.inside(r):
+        rule.install()
+    try:
+        assert not _ping(tb, a, "10.0.0.254")
+        neigh = tb.run(a, "ip", "neigh", "show", "10.0.0.254").stdout
+        assert r.link_mac("a0") in neigh            # R's kernel answered the ARP query
+    finally:
+        rule.remove()
+    assert _ping(tb, a, "10.0.0.254")
