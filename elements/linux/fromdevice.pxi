@@ -9,7 +9,7 @@ cdef class FromDevice(Receiver):
 
     Reads packets from a network device (user level, Linux).
 
-    Ports: no inputs; 1 or 2 push outputs.
+    Ports: no inputs; 1 or 2 outputs. Processing: push.
 
     Reads the frames the device named DEVNAME receives through an AF_PACKET
     socket with a TPACKET_V3 receive ring shared with the kernel. The kernel

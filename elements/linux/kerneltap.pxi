@@ -5,7 +5,8 @@ cdef class KernelTap(KernelTun):
 
     Interface to a TAP device (user level, Linux).
 
-    Ports: 0 or 1 input (push or pull); 1 or 2 push outputs.
+    Ports: 0 or 1 input; 1 or 2 outputs. Processing: agnostic input (push or pull),
+    push outputs.
 
     Like KernelTun, but the device is a TAP: it produces and expects
     Ethernet frames, so the kernel side is an Ethernet interface (it sends
@@ -15,7 +16,10 @@ cdef class KernelTap(KernelTun):
     broadcast), since the kernel ignores frames for other hosts. Frames
     shorter than an Ethernet header, or longer than MTU plus the header, are
     dropped. A network namespace or a VM's NIC bridged to the device thus
-    becomes a port of the graph. Keywords and handlers are KernelTun's.
+    becomes a port of the graph. Keywords are KernelTun's.
+
+    Handlers: as KernelTun (dev_name, count, packets, sent, drops, errors,
+    offload, selected_calls, reset_counts).
 
     Example:
       tap :: KernelTap(10.9.0.1/24, ETHER 2:0:0:0:0:1)

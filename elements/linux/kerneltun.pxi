@@ -14,7 +14,8 @@ cdef class KernelTun(Receiver):
 
     Interface to a TUN device (user level, Linux).
 
-    Ports: 0 or 1 input (push or pull); 1 or 2 push outputs.
+    Ports: 0 or 1 input; 1 or 2 outputs. Processing: agnostic input (push or pull),
+    push outputs.
 
     Creates a TUN device, gives it the kernel-side address ADDR with netmask
     MASK (as ifconfig would; ADDR 0.0.0.0 leaves it without one), brings it

@@ -12,7 +12,8 @@ cdef class ToDevice(Element):
 
     Sends packets to a network device (user level, Linux).
 
-    Ports: 1 input (pull, or push); 0 to 2 push outputs.
+    Ports: 1 input; 0 to 2 outputs. Processing: agnostic input (pull, as in Click, or
+    push), push outputs.
 
     Sends each packet, which must start with its link-level header, out of
     the device named DEVNAME through an AF_PACKET socket. As in Click the
