@@ -68,6 +68,7 @@ def clickpy_payload(config: Path | None) -> Payload:
         argv=list(RUNTIME_ARGV),
         trace_args=trace,
         packages=["clickpy"],
+        exclude=["clickpy.appliance", "clickpy.testbed", "clickpy.benchref"],
         modules=list(RUNTIME_EXTRA_MODULES),
         trace_cwd="/",  # the installed clickpy, not a checkout in the cwd
     )
@@ -126,6 +127,7 @@ def build(
     log=lambda msg: print(msg, file=sys.stderr, flush=True),
 ) -> Manifest:
     t0 = time.monotonic()
+    config = config.resolve() if config is not None else None
     opts = opts or BuildOptions()
     config_bytes = config.read_bytes() if config is not None else None
     if payload is None:

@@ -69,6 +69,9 @@ class Payload:
     argv: list[str]
     trace_args: list[str]
     packages: list[str] = field(default_factory=list)
+    # subpackages/modules of ``packages`` the guest never runs (build tools,
+    # test helpers): neither imported by the walk nor shipped
+    exclude: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # guest path -> host path
     trace_env: dict[str, str] | None = None
@@ -166,8 +169,9 @@ class Planner:
         else:
             self.add(Item(root + "/" + rel, file, "file"))
 
-    def add_package_tree(self, pkg_dir: str, pkg_name: str, root: str) -> None:
-        """Every module and data file of a package (for lazily imported parts)."""
+    def add_package_tree(self, pkg_dir: str, pkg_name: str, root: str, exclude: list[str]) -> None:
+        """Every module and data file of a package (for lazily imported parts),
+        but for the modules and subpackages named in exclude."""
         base = Path(pkg_dir)
         for path in sorted(base.rglob("*")):
             if not path.is_file() or "__pycache__" in path.parts:
@@ -175,6 +179,9 @@ class Planner:
             if path.name.endswith(_SKIP_SUFFIXES):
                 continue
             rel = pkg_name.replace(".", "/") + "/" + path.relative_to(base).as_posix()
+            module = rel.split(".", 1)[0].replace("/", ".")
+            if any(module == x or module.startswith(x + ".") for x in exclude):
+                continue
             if path.suffix == ".py":
                 self.add(Item(root + "/" + rel[:-3] + ".pyc", str(path), "py"))
             elif is_elf(str(path)):
@@ -270,6 +277,28 @@ def size_report(entries: list[cpio.Entry], compressed: int, top: int = 15) -> st
     return "\n".join(lines)
 
 
+# OpenSSL's libcrypto (4.7 MB) would be the largest file of an image, there
+# only for hashlib (IPSummaryDump's payload_md5). Without _hashlib, hashlib
+# falls back to CPython's own hash modules, which are small.
+_OPENSSL_MODULES = ("_hashlib", "_ssl")
+_OPENSSL_LIBS = ("libcrypto.so", "libssl.so")
+_BUILTIN_HASHES = ["_md5", "_sha1", "_sha256", "_sha512", "_blake2", "_sha3"]
+
+
+def _without_openssl(trace: Trace, opts: BuildOptions) -> None:
+    if not any(m in trace.modules for m in _OPENSSL_MODULES):
+        return
+    for m in _OPENSSL_MODULES:
+        trace.modules.pop(m, None)
+    trace.maps = [m for m in trace.maps if not os.path.basename(m).startswith(_OPENSSL_LIBS)]
+    probe = "import importlib\nfor n in %r:\n    try:\n        importlib.import_module(n)\n" \
+            "    except ImportError:\n        pass\n" % (_BUILTIN_HASHES,)
+    hashes = trace_imports(opts.python, ["-c", probe])
+    for name in _BUILTIN_HASHES:
+        if name in hashes.modules:
+            trace.modules.setdefault(name, hashes.modules[name])
+
+
 def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
     init_args = ["-c", "import " + ", ".join(INIT_MODULES + payload.modules)]
     trace = trace_imports(opts.python, init_args)
@@ -282,17 +311,22 @@ def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
         # imports numpy at the top must not pull it into every image.
         walk = (
             "import importlib, pkgutil, sys\n"
-            "for top in sys.argv[1:]:\n"
+            "tops = [a for a in sys.argv[1:] if not a.startswith('!')]\n"
+            "skip = tuple(a[1:] for a in sys.argv[1:] if a.startswith('!'))\n"
+            "for top in tops:\n"
             "    pkg = importlib.import_module(top)\n"
             "    for m in pkgutil.walk_packages(pkg.__path__, top + '.'):\n"
             "        if m.name.rsplit('.', 1)[-1] == '__main__':\n"
             "            continue  # runs a program when imported\n"
+            "        if any(m.name == s or m.name.startswith(s + '.') for s in skip):\n"
+            "            continue\n"
             "        try:\n"
             "            importlib.import_module(m.name)\n"
             "        except BaseException:\n"
             "            pass\n"
         )
-        whole = trace_imports(opts.python, ["-c", walk, *payload.packages],
+        whole = trace_imports(opts.python, ["-c", walk, *payload.packages,
+                                            *("!" + x for x in payload.exclude)],
                               env=payload.trace_env, cwd=payload.trace_cwd)
         # Imports inside functions (lazy, e.g. fnmatch when a handler glob is
         # matched) run neither in the payload's trace nor in the walk: scan
@@ -318,6 +352,7 @@ def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
             in_std = any(real.startswith(d + os.sep) for d in std) and "site-packages" not in real
             if name.split(".")[0] in payload.packages or in_std or not f:
                 trace.modules.setdefault(name, mod)
+    _without_openssl(trace, opts)
     return trace
 
 
@@ -371,7 +406,7 @@ def build_initramfs(
         if not mod or not mod.get("file") or not mod.get("package"):
             raise BuildError(f"package {pkg!r} not found by {opts.python}")
         pkg_dir = os.path.dirname(mod["file"])
-        plan.add_package_tree(pkg_dir, pkg, plan._root_for(mod["file"]))
+        plan.add_package_tree(pkg_dir, pkg, plan._root_for(mod["file"]), payload.exclude)
 
     exe = os.path.realpath(trace.executable)
     plan.add(Item(GUEST_PYTHON, exe, "elf", perm=0o755))

@@ -17,6 +17,20 @@ pytestmark = pytest.mark.netns
 
 ROUTER = Path(__file__).resolve().parents[2] / "configs" / "router.click"
 
+# http.server's own HTTPServer looks its address up in DNS when it binds; the
+# namespaces have no resolver, so this one skips the lookup and says when it listens
+HTTP_SERVER = r'''
+import functools, http.server, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+with Server((sys.argv[1], 8000), handler) as server:
+    print("ready", flush=True)
+    server.serve_forever()
+'''
+
 HTTP_CLIENT = r'''
 import hashlib, sys, urllib.request
 data = urllib.request.urlopen(sys.argv[1], timeout=30).read()
@@ -65,17 +79,14 @@ def test_router_click_carries_an_http_download(routed, tmp_path):
     content = bytes(range(256)) * (16 << 10) * 2            # 8 MiB
     (tmp_path / "blob").write_bytes(content)
     router = start_router(topo)
-    server = topo.tb.popen(topo.b, PYTHON, "-m", "http.server", "--bind", topo.b_ip, "8000",
-                           "--directory", str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = topo.tb.popen(topo.b, PYTHON, "-c", HTTP_SERVER, topo.b_ip, str(tmp_path),
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        client = None
-        for _ in range(50):          # until the server listens
-            client = topo.tb.popen(topo.a, PYTHON, "-c", HTTP_CLIENT, f"http://{topo.b_ip}:8000/blob",
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            run_while(router, lambda: client.poll() is None, 60)
-            if client.returncode == 0:
-                break
-        out, err = client.communicate()
+        assert server.stdout.readline().strip() == "ready"
+        client = topo.tb.popen(topo.a, PYTHON, "-c", HTTP_CLIENT, f"http://{topo.b_ip}:8000/blob",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        run_while(router, lambda: client.poll() is None, 60)
+        out, err = client.communicate(timeout=10)
         assert client.returncode == 0, err
         assert out.split() == [str(len(content)), hashlib.sha256(content).hexdigest()]
     finally:
