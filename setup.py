@@ -88,7 +88,7 @@ mode_changed = write_generated() and "--force" not in sys.argv
 if mode_changed and any(a.startswith("build_ext") for a in sys.argv):
     sys.argv.append("--force")
 
-packages = ["clickpy", "clickpy.lang", "clickpy.classify", "clickpy.elements"] + [
+packages = ["clickpy", "clickpy.lang", "clickpy.classify", "clickpy.appliance", "clickpy.elements"] + [
     f"clickpy.elements.{d.name}" for d in sorted((ROOT / "elements").iterdir())
     if d.is_dir() and (d / "__init__.py").exists()
 ]
@@ -100,7 +100,7 @@ for p in packages:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"clickpy": ["*.pxd"], "clickpy.classify": ["*.pxd"], "clickpy.elements": ["*/*.pxd", "*/*.pxi"]},
+    package_data={"clickpy": ["*.pxd"], "clickpy.classify": ["*.pxd"], "clickpy.appliance": ["kernel.config"], "clickpy.elements": ["*/*.pxd", "*/*.pxi"]},
     # The Makefile installs the project editable with CLICKPY_METADATA_ONLY=1,
     # then builds the extensions in place once (incrementally afterwards).
     ext_modules=[] if os.environ.get("CLICKPY_METADATA_ONLY") else extensions(),
