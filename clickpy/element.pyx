@@ -480,13 +480,20 @@ cdef class Element:
     def handler_names(self) -> list:
         return sorted(set(self._read_handlers) | set(self._write_handlers))
 
-    def read_handler(self, str name) -> str:
+    def read_handler(self, str name, param=None) -> str:
+        """Read a handler; `param` is passed to handlers that take a parameter
+        (Click's read-with-parameter handlers, such as a route table's lookup)."""
         fn = self._read_handlers.get(name)
         if fn is None:
             if name in self._write_handlers:
                 raise HandlerError(f"{self.name}.{name}: handler is write-only")
             raise HandlerError(f"no handler {self.name}.{name}")
-        value = fn()
+        try:
+            value = fn() if param is None else fn(param)
+        except TypeError:
+            if param is None:
+                raise
+            raise HandlerError(f"{self.name}.{name}: handler takes no parameter") from None
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, bytes):

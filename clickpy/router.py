@@ -439,12 +439,13 @@ class Router:
             raise HandlerError(f"no element named '{name}'")
         return elem, handler
 
-    def handler(self, full: str) -> str:
-        """Read a handler: 'elem.name' or a global handler like 'list'."""
+    def handler(self, full: str, param: str | None = None) -> str:
+        """Read a handler: 'elem.name' or a global handler like 'list'; `param`
+        goes to handlers that take one (e.g. 'rt.lookup' with an address)."""
         from clickpy.element import HandlerError
         elem, name = self._split(full)
         if elem is not None:
-            return elem.read_handler(name)
+            return elem.read_handler(name, param)
         fn = self._global_read.get(name)
         if fn is None:
             if name in self._global_write:

@@ -1,0 +1,111 @@
+# cython: language_level=3
+"""IPv4 header helpers shared by the ip, icmp, tcpudp and iproute element groups.
+
+Inline C only (cross-module calls are not inlined). Addresses handed around
+as integers are in host order; the destination-IP annotation holds the
+address bytes in network order at user[DST_IP_ANNO], as in Click.
+"""
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t
+from libc.string cimport memcpy
+from clickpy.packet cimport Anno, load_be16, load_be32, store_be16, store_be32, DST_IP_ANNO
+from clickpy.checksum cimport csum_add, csum_fold, pseudo_sum
+
+cdef enum:
+    IP_PROTO_ICMP = 1
+    IP_PROTO_TCP = 6
+    IP_PROTO_UDP = 17
+    # fragment field flags (host order)
+    IP_RF = 0x8000
+    IP_DF = 0x4000
+    IP_MF = 0x2000
+    IP_OFFMASK = 0x1FFF
+    IP_MIN_HEADER = 20
+    # options
+    IPOPT_EOL = 0
+    IPOPT_NOP = 1
+    IPOPT_RR = 7
+    IPOPT_TS = 68
+    IPOPT_LSRR = 131
+    IPOPT_SSRR = 137
+    # header lengths
+    UDP_HEADER = 8
+    TCP_MIN_HEADER = 20
+    ICMP_HEADER = 8
+    # ICMP types
+    ICMP_ECHOREPLY = 0
+    ICMP_UNREACH = 3
+    ICMP_SOURCEQUENCH = 4
+    ICMP_REDIRECT = 5
+    ICMP_ECHO = 8
+    ICMP_TIMXCEED = 11
+    ICMP_PARAMPROB = 12
+
+
+cdef inline uint8_t* ip_header(Anno* a) noexcept nogil:
+    """The network header, or NULL when the annotation is unset."""
+    return NULL if a.net_off < 0 else a.data - a.headroom + a.net_off
+
+
+cdef inline int32_t network_length(Anno* a) noexcept nogil:
+    """Bytes from the network header to the end of the packet (negative if unset)."""
+    return <int32_t>(a.headroom + a.len) - a.net_off if a.net_off >= 0 else -1
+
+
+cdef inline int32_t transport_length(Anno* a) noexcept nogil:
+    return <int32_t>(a.headroom + a.len) - a.trans_off if a.trans_off >= 0 else -1
+
+
+cdef inline void set_ip_header(Anno* a, const uint8_t* iph, uint32_t hlen) noexcept nogil:
+    a.net_off = <int32_t>(iph - (a.data - a.headroom))
+    a.trans_off = a.net_off + <int32_t>hlen
+
+
+cdef inline uint32_t dst_ip_anno(const Anno* a) noexcept nogil:
+    return load_be32(&a.user[DST_IP_ANNO])
+
+
+cdef inline void set_dst_ip_anno(Anno* a, uint32_t addr) noexcept nogil:
+    store_be32(&a.user[DST_IP_ANNO], addr)
+
+
+cdef inline void copy_dst_ip_anno(Anno* a, const uint8_t* addr_bytes) noexcept nogil:
+    memcpy(&a.user[DST_IP_ANNO], addr_bytes, 4)
+
+
+cdef inline bint ip_is_fragment(const uint8_t* iph) noexcept nogil:
+    return (load_be16(iph + 6) & (IP_MF | IP_OFFMASK)) != 0
+
+
+cdef inline bint ip_first_fragment(const uint8_t* iph) noexcept nogil:
+    return (load_be16(iph + 6) & IP_OFFMASK) == 0
+
+
+cdef inline void ip_set_checksum(uint8_t* iph, uint32_t hlen) noexcept nogil:
+    """Recompute and store the IP header checksum."""
+    iph[10] = 0
+    iph[11] = 0
+    store_be16(iph + 10, csum_fold(csum_add(0, iph, hlen)))
+
+
+cdef inline uint16_t transport_checksum(const uint8_t* iph, const uint8_t* th, uint32_t length,
+                                        uint8_t proto) noexcept nogil:
+    """The TCP/UDP checksum of `length` bytes at th over iph's pseudo header
+    (the checksum field itself must read as zero)."""
+    return csum_fold(csum_add(pseudo_sum(load_be32(iph + 12), load_be32(iph + 16), proto, length),
+                              th, length))
+
+
+cdef inline bint transport_checksum_ok(const uint8_t* iph, const uint8_t* th, uint32_t length,
+                                       uint8_t proto) noexcept nogil:
+    """True when the TCP/UDP checksum field at th verifies (sum over everything is 0xFFFF)."""
+    return csum_fold(csum_add(pseudo_sum(load_be32(iph + 12), load_be32(iph + 16), proto, length),
+                              th, length)) == 0
+
+
+cdef inline bint addr_in(const uint32_t* addrs, int n, uint32_t addr) noexcept nogil:
+    """True if the host-order address is among the n in addrs."""
+    cdef int i
+    for i in range(n):
+        if addrs[i] == addr:
+            return True
+    return False

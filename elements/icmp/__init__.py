@@ -1,0 +1,1 @@
+"""ICMP elements: ICMPError, ICMPPingResponder, CheckICMPHeader."""

@@ -1,0 +1,1 @@
+"""IPv4 route lookup elements: StaticIPLookup, LinearIPLookup, RadixIPLookup, DirectIPLookup."""

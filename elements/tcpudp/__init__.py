@@ -1,0 +1,1 @@
+"""TCP and UDP elements: header checks, checksums, UDP/IP encapsulation."""

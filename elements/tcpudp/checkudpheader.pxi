@@ -1,0 +1,86 @@
+# EXPORT_ELEMENT CheckUDPHeader
+
+CHECKUDP_REASONS = ("not UDP", "bad packet length", "bad UDP checksum")
+
+
+cdef class CheckUDPHeader(Element):
+    """CheckUDPHeader([KEYWORDS])
+
+    Checks UDP headers.
+
+    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+
+    Expects UDP packets with the network header annotation set. Checks that
+    the packet is UDP and not a later fragment, that the UDP length is at
+    least 8, at most the IP payload length and within the packet, and, when
+    the checksum field is not zero, that the checksum (over the pseudo
+    header and UDP length bytes) is valid. Invalid packets go to output 1,
+    or are dropped; a message is printed for the first (every one with
+    VERBOSE).
+
+    Keywords:
+      VERBOSE  Boolean. Report every invalid packet (false).
+      DETAILS  Boolean. Accepted for Click compatibility; counts by reason are always kept.
+
+    Handlers:
+      drops (read)         invalid packets
+      drop_details (read)  invalid packets by reason, one "count<TAB>reason" line each
+    """
+
+    port_count = "1/1-2"
+    processing = "a/ah"
+
+    cdef bint verbose
+    cdef readonly uint64_t drops
+    cdef uint64_t reason_drops[3]
+
+    def configure(self, args):
+        self.verbose = args.read("VERBOSE", BOOL, False)
+        args.read("DETAILS", BOOL, False)
+
+    cdef int process(self, Batch* b) except -1:
+        cdef Anno* anno = self.pool.anno
+        cdef Anno* a
+        cdef const uint8_t* iph
+        cdef const uint8_t* udp
+        cdef uint32_t rejected[256]
+        cdef uint8_t why[256]
+        cdef uint32_t i, x, k = 0, nrej = 0, hlen, ip_len, ulen
+        cdef int r
+        for i in range(b.n):
+            x = b.idx[i]
+            a = &anno[x]
+            iph = ip_header(a)
+            r = -1
+            if (iph == NULL or network_length(a) < IP_MIN_HEADER or iph[9] != IP_PROTO_UDP
+                    or not ip_first_fragment(iph)):
+                r = 0
+            else:
+                hlen = (iph[0] & 15) << 2
+                ip_len = load_be16(iph + 2)
+                udp = iph + hlen
+                if ip_len < hlen + UDP_HEADER or <int32_t>ip_len > network_length(a):
+                    r = 1
+                else:
+                    ulen = load_be16(udp + 4)
+                    if ulen < UDP_HEADER or ulen > ip_len - hlen:
+                        r = 1
+                    elif load_be16(udp + 6) != 0 and not transport_checksum_ok(iph, udp, ulen, IP_PROTO_UDP):
+                        r = 2
+            if r < 0:
+                b.idx[k] = x
+                k += 1
+            else:
+                rejected[nrej] = x
+                why[nrej] = <uint8_t>r
+                nrej += 1
+        b.n = k
+        return reject_counted(self, rejected, why, nrej, "UDP", CHECKUDP_REASONS, self.verbose,
+                              &self.drops, self.reason_drops)
+
+    def _drop_details(self):
+        return "".join(f"{self.reason_drops[i]}\t{CHECKUDP_REASONS[i]}\n" for i in range(3))
+
+    def add_handlers(self):
+        self.add_read_handler("drops", lambda: self.drops)
+        self.add_read_handler("drop_details", self._drop_details)
