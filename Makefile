@@ -27,8 +27,11 @@ $(VENV)/.installed: pyproject.toml setup.py .deps.stamp
 	@touch $@
 
 # Optimized build in place (incremental); build-debug: bounds checks and buffer-owner tracking.
+# compileall: the bytecode an installed clickpy has, so that start-up does not compile
+# every module (this environment sets PYTHONDONTWRITEBYTECODE).
 build dev: install
 	$(PY) setup.py -q build_ext --inplace -j $(JOBS)
+	$(PY) -m compileall -q clickpy elements
 
 build-debug: install
 	CLICKPY_DEBUG=1 $(PY) setup.py -q build_ext --inplace -j $(JOBS)

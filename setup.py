@@ -16,7 +16,8 @@ DEBUG = os.environ.get("CLICKPY_DEBUG", "") not in ("", "0")
 MODE = "debug" if DEBUG else "release"
 JOBS = int(os.environ.get("CLICKPY_BUILD_JOBS", os.cpu_count() or 1))
 
-CORE_MODULES = ["clickpy.packet", "clickpy.element", "clickpy.driver", "clickpy.classify._engine"]
+CORE_MODULES = ["clickpy.packet", "clickpy.element", "clickpy.driver", "clickpy.classify._engine",
+                "clickpy.benchref"]
 EXPORT_RE = re.compile(r"^#\s*EXPORT_ELEMENT\s+(\w+)\s*$", re.M)
 
 

@@ -281,29 +281,63 @@ UINT = Int(0, 2**32 - 1)
 INT64 = Int(-2**63, 2**63 - 1)
 UINT64 = Int(0, 2**64 - 1)
 
-_re_cache: dict[str, object] = {}
+def _digits_end(s: str, i: int, underscores: bool) -> int:
+    """End of the run of ASCII digits at s[i] (`1_000` style groups if `underscores`)."""
+    end = len(s)
+    j = i
+    while j < end and "0" <= s[j] <= "9":
+        j += 1
+    if underscores and j > i:
+        while j + 1 < end and s[j] == "_" and "0" <= s[j + 1] <= "9":
+            j += 2
+            while j < end and "0" <= s[j] <= "9":
+                j += 1
+    return j
 
 
-def _re(name: str, pattern: str):
-    r = _re_cache.get(name)
-    if r is None:
-        import re
-        r = _re_cache[name] = re.compile(pattern)
-    return r
+def _decimal(s: str, signs: str, underscores: bool) -> tuple[int, int] | None:
+    """(mantissa, exponent) with value mantissa * 10**exponent for a C-style decimal
+    number (`12`, `1.5`, `.5`, `5.`, `1e-3`, a sign from `signs`), None if s is not one."""
+    end = len(s)
+    i = 1 if s[:1] and s[0] in signs else 0
+    j = _digits_end(s, i, underscores)
+    whole = s[i:j]
+    fraction = ""
+    if j < end and s[j] == ".":
+        k = _digits_end(s, j + 1, underscores)
+        fraction = s[j + 1:k]
+        j = k
+    if not whole and not fraction:
+        return None
+    exponent = 0
+    if j < end and s[j] in "eE":
+        k = j + 1
+        if k < end and s[k] in "+-":
+            k += 1
+        m = _digits_end(s, k, False)
+        if m == k:
+            return None
+        exponent = int(s[j + 1:m])
+        j = m
+    if j != end:
+        return None
+    fraction = fraction.replace("_", "")
+    mantissa = int((whole + fraction).replace("_", ""))
+    return (-mantissa if s[0] == "-" else mantissa), exponent - len(fraction)
 
 
 def DOUBLE(s: str) -> float:
     """A real number in C notation (`1`, `-2.5`, `1e-3`, `inf`)."""
-    if not _re("double", r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-                         r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])\Z").match(s):
+    unsigned = s[1:] if s[:1] in ("+", "-") else s
+    if unsigned.lower() in ("inf", "infinity", "nan"):
+        return float(s)
+    if _decimal(s, "+-", False) is None:
         raise ArgError("expected real number")
     v = float(s)
-    if v in (float("inf"), float("-inf")) and s.lstrip("+-")[:1] not in "iI":
+    if v in (float("inf"), float("-inf")):
         raise ArgError(f"out of range, bound {v}")
     return v
 
-
-_NUMBER = r"\+?(?:[0-9]+(?:_[0-9]+)*\.?(?:[0-9]+(?:_[0-9]+)*)?|\.[0-9]+(?:_[0-9]+)*)(?:[eE][+-]?[0-9]+)?"
 
 # (suffix, factor, power of ten), in Click's matching order
 _SECONDS_UNITS = (("s", 1, 0), ("sec", 1, 0), ("m", 6, 1), ("min", 6, 1), ("h", 36, 2),
@@ -314,8 +348,8 @@ _BANDWIDTH_UNITS = (("baud", 125, -3), ("bps", 125, -3), ("b/s", 125, -3), ("Bps
 _BANDWIDTH_PREFIXES = {"k": 3, "K": 3, "M": 6, "G": 9}
 
 
-def _with_unit(s: str, units, prefixes, what: str):
-    """Decimal value of `number[space][prefix]unit` (Click's UnitArg)."""
+def _with_unit(s: str, units, prefixes, what: str) -> tuple[int, int]:
+    """(mantissa, exponent) of `number[space][prefix]unit` (Click's UnitArg), in base units."""
     factor, power, end = 1, 0, len(s)
     for suffix, f, p in units:
         if s.endswith(suffix):
@@ -326,37 +360,48 @@ def _with_unit(s: str, units, prefixes, what: str):
             while end > 0 and s[end - 1] in SPACE:
                 end -= 1
             break
-    num = s[:end]
-    if not _re("number", _NUMBER + r"\Z").match(num):
+    number = _decimal(s[:end], "+", True)
+    if number is None:
         raise ArgError(f"expected {what}")
-    from decimal import Decimal
-    return Decimal(num.replace("_", "")).scaleb(power) * factor, end != len(s)
+    return number[0] * factor, number[1] + power
 
 
-def _round(d) -> int:
-    from decimal import ROUND_HALF_UP
-    return int(d.to_integral_value(rounding=ROUND_HALF_UP))
+def _round_u64(mantissa: int, exponent: int) -> int:
+    """mantissa * 10**exponent rounded half up, for a value that must fit 64 bits."""
+    if mantissa == 0:
+        return 0
+    if exponent >= 20:          # 10**20 > 2**64
+        raise ArgError("out of range")
+    if exponent >= 0:
+        v = mantissa * 10 ** exponent
+    elif -exponent > len(str(mantissa)):   # below 0.1: rounds to 0
+        v = 0
+    else:
+        q, r = divmod(mantissa, 10 ** -exponent)
+        v = q + (2 * r >= 10 ** -exponent)
+    if v >= 2**64:
+        raise ArgError("out of range")
+    return v
 
 
 def SECONDS(s: str) -> float:
     """A time interval in seconds: `1.5`, `1.5s`, `10ms`, `500us`, `20ns`, `2min`, `1h`, `1d`."""
-    return float(_with_unit(s, _SECONDS_UNITS, _SECONDS_PREFIXES, "time in seconds")[0])
+    mantissa, exponent = _with_unit(s, _SECONDS_UNITS, _SECONDS_PREFIXES, "time in seconds")
+    v = float(f"{mantissa}e{exponent}")    # correctly rounded, even for huge exponents
+    if v == float("inf"):
+        raise ArgError("out of range")
+    return v
 
 
 def NSECONDS(s: str) -> int:
     """A time interval as an integer number of nanoseconds (same syntax as SECONDS)."""
-    v = _round(_with_unit(s, _SECONDS_UNITS, _SECONDS_PREFIXES, "time in seconds")[0].scaleb(9))
-    if v >= 2**64:
-        raise ArgError("out of range")
-    return v
+    mantissa, exponent = _with_unit(s, _SECONDS_UNITS, _SECONDS_PREFIXES, "time in seconds")
+    return _round_u64(mantissa, exponent + 9)
 
 
 def BANDWIDTH(s: str) -> int:
     """Bytes per second: `1000` (bytes/s), `10Mbps`/`10 Mb/s`/`9600baud` (bits), `1GBps` (bytes)."""
-    v = _round(_with_unit(s, _BANDWIDTH_UNITS, _BANDWIDTH_PREFIXES, "bandwidth")[0])
-    if v >= 2**64:
-        raise ArgError("out of range")
-    return v
+    return _round_u64(*_with_unit(s, _BANDWIDTH_UNITS, _BANDWIDTH_PREFIXES, "bandwidth"))
 
 
 def _ip_parts(s: str, lo: int = 4) -> list[int] | None:

@@ -11,9 +11,16 @@ in its format, so a Click user's scripts keep working (`clickpy FILE ...`
 without a subcommand means `clickpy run FILE ...`).  Errors are printed as
 `file:line:col: message` with the source line and a caret, and the exit
 status is 1; a Python traceback is never shown.
+
+Start-up time is part of the interface (C Click starts in milliseconds): the
+`run` path imports only what it needs, with no heavy standard module (typing,
+re, enum, inspect, ...); tests/test_cli.py checks the list and
+bench/bench_startup.py measures the time.  Imports used only by errors,
+`viz`, `flatten` or `elements` stay inside the functions that need them.
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -46,6 +53,7 @@ Options for run:
   -p, --port PORT               Listen for control connections on TCP port.
   -u, --unix-socket FILE        Listen for control connections on Unix socket.
   -j, --threads N               Run N worker processes.
+      --pool N                  Use a pool of N packet buffers (also for check).
       --help                    Print this message and exit.
   -v, --version                 Print version number and exit.
 """
@@ -55,6 +63,21 @@ VERSION = "0.1"
 
 class _Fail(Exception):
     """A user-facing error: print the message and exit 1."""
+
+
+# Set by main() when the command has the process to itself: start-up creates many
+# long-lived objects (modules, classes, the graph, the router) and little garbage,
+# so the cyclic GC stays off until the router is ready (_router_ready), which saves
+# a tenth of the start-up time and, with gc.freeze(), most of the exit time.
+_gc_deferred = False
+
+
+def _router_ready() -> None:
+    global _gc_deferred
+    if _gc_deferred:
+        _gc_deferred = False
+        gc.freeze()
+        gc.enable()
 
 
 def _write(stream, text: str) -> None:
@@ -103,8 +126,23 @@ _RUN = dict(_COMMON, **{
     "u": ("unix", True, True), "unix-socket": ("unix", True, True),
     "j": ("threads", True, False), "threads": ("threads", True, False),
     "v": ("version", False, False), "version": ("version", False, False),
+    "pool": ("pool", True, False),
 })
+_CHECK = dict(_COMMON, pool=("pool", True, False))
 _FLATTEN = dict(_COMMON, **{"o": ("output", True, False), "output": ("output", True, False)})
+
+
+def _long_option(name: str, spec: dict, arg: str) -> str:
+    """The long option `name` means: itself, or as in click(1) (Clp) the one option
+    it is an unambiguous prefix of (`--expr` for `--expression`)."""
+    if len(name) > 1 and name in spec:
+        return name
+    matches = sorted(k for k in spec if len(k) > 1 and name and k.startswith(name))
+    if len({spec[k][0] for k in matches}) == 1:
+        return matches[0]
+    if matches:
+        raise _Fail(f"option '{arg}' is ambiguous ({', '.join('--' + k for k in matches)})")
+    raise _Fail(f"unrecognized option '{arg}'")
 
 
 def _parse_options(argv: list[str], spec: dict) -> tuple[dict, list[str]]:
@@ -130,8 +168,7 @@ def _parse_options(argv: list[str], spec: dict) -> tuple[dict, list[str]]:
             break
         if a.startswith("--"):
             name, eq, value = a[2:].partition("=")
-            if name not in spec or len(name) == 1:
-                raise _Fail(f"unrecognized option '{a}'")
+            name = _long_option(name, spec, a)
             if spec[name][1]:
                 if not eq:
                     if i >= n:
@@ -195,7 +232,7 @@ def _config_source(opts: dict, pos: list[str]) -> tuple[str | None, bool, dict[s
 
 
 def _load(opts: dict, pos: list[str]):
-    """Parse the configuration named by the options; return (graph, source name)."""
+    """Parse the configuration named by the options; return (graph, source name, text)."""
     from clickpy.lang import parse_config
     source, is_expr, defines = _config_source(opts, pos)
     search = []
@@ -213,43 +250,72 @@ def _load(opts: dict, pos: list[str]):
             raise _Fail(f"{source}: {e.strerror or e}") from None
         name = source
     graph = parse_config(text, name, defines=defines, search_path=search)
-    return graph, name
+    return graph, name, text
 
 
 def _warnings_on(opts: dict) -> bool:
     return not opts.get("nowarn") or bool(opts.get("warn"))
 
 
-def _import_router():
+MAX_POOL = 1 << 31     # 4 TiB of 2 KiB buffers: beyond any machine, within PacketPool's range
+
+
+def _pool_size(opts: dict) -> int | None:
+    value = opts.get("pool")
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) < 12 and 0 < int(value) <= MAX_POOL):
+        raise _Fail(f"'--pool' expects a number of buffers from 1 to {MAX_POOL}, not '{value}'")
+    return int(value)
+
+
+def _threads(opts: dict) -> int:
+    value = opts.get("threads", "1")
+    if not (value.isascii() and value.isdigit() and len(value) < 12):
+        raise _Fail(f"'--threads' expects a number, not '{value}'")
+    return max(int(value), 1)
+
+
+def _make_router(graph, text: str, opts: dict):
+    """The router for a parsed graph (configured and initialized), as the options say."""
+    from clickpy.router import Router
+    kwargs = {"warnings": _warnings_on(opts), "config_text": text, "pool_size": _pool_size(opts)}
+    threads = _threads(opts)
+    if threads > 1:
+        init = Router.__init__.__code__
+        if "workers" in init.co_varnames[:init.co_argcount + init.co_kwonlyargcount]:
+            kwargs["workers"] = threads
+        elif kwargs["warnings"]:
+            _eprint(f"{PROG}: warning: -j {threads}: multiple workers are not supported yet, "
+                    f"running one")
     try:
-        from clickpy.router import Router
-    except ImportError as e:
-        raise _Fail(f"the runtime is not available ({e})") from None
-    return Router
+        return Router.from_graph(graph, **kwargs)
+    except MemoryError:
+        raise _Fail("not enough memory for the packet pool"
+                    + (" (see --pool)" if kwargs["pool_size"] else "")) from None
 
 
 # ---------------------------------------------------------------------------
 # Handlers, as click(1) prints them
 
 
-def _handler_names(router) -> set[str]:
-    try:
-        return set(router.handler_names())
-    except Exception:
-        return set()
-
-
-def _read_handler(router, full: str, print_name: bool, out) -> bool:
+def _read_value(router, full: str, names: set[str]) -> str | None:
+    """The value of read handler `full`, or None after printing why there is none."""
+    if full not in names:
+        _eprint(f"{PROG}: no '{full}' handler")
+        return None
     try:
         value = router.handler(full)
-    except Exception as e:
-        from clickpy.lang.graph import ConfigError
-        if isinstance(e, ConfigError):
-            _print_diagnostics(e.diagnostics)
-        else:
-            _eprint(f"{PROG}: no '{full}' handler")
+    except Exception as e:     # write-only, or the read itself failed
+        _eprint(f"{PROG}: {e}")
+        return None
+    return "" if value is None else str(value)
+
+
+def _read_handler(router, full: str, names: set[str], print_name: bool, out) -> bool:
+    value = _read_value(router, full, names)
+    if value is None:
         return False
-    value = "" if value is None else str(value)
     if print_name:
         out.write(f"{full}:\n")
     if value and not value.endswith("\n"):
@@ -264,45 +330,36 @@ def call_read_handlers(router, graph, handlers: list[str], out=None) -> bool:
     """Print each handler's value as click(1) does: just the value for a single
     handler, `name:\\nvalue\\n` blocks when there are several.  An element part
     may be a glob pattern or a class name."""
-    from fnmatch import fnmatchcase
     out = out or sys.stdout
     print_names = len(handlers) > 1
-    elements = [(e.name, e.class_name) for e in graph.elements]
+    names = set(router.handler_names())
     ok = True
     for h in handlers:
-        if "." not in h:
-            ok &= _read_handler(router, h, print_names, out)
-            continue
-        ename, hname = h.split(".", 1)
-        if any(e == ename for e, _ in elements) or not elements:
-            ok &= _read_handler(router, h, print_names, out)
+        ename, dot, hname = h.partition(".")
+        if not dot or router.element(ename) is not None:
+            ok &= _read_handler(router, h, names, print_names, out)
             continue
         is_pattern = any(c in ename for c in "?*[")
-        names = _handler_names(router)
-        matched = [e for e, cls in elements
-                   if (fnmatchcase(e, ename) if is_pattern else cls == ename)]
+        if is_pattern:
+            from fnmatch import fnmatchcase
+        matched = [e.name for e in graph.elements
+                   if (fnmatchcase(e.name, ename) if is_pattern else e.class_name == ename)]
         if not matched:
-            # maybe an element the runtime added; let it answer
-            if not is_pattern and f"{ename}.{hname}" in names:
-                ok &= _read_handler(router, h, print_names, out)
-                continue
             _eprint(f"{PROG}: no element {'matching ' if is_pattern else ''}'{ename}'")
             ok = False
             continue
-        for e in matched:
-            full = f"{e}.{hname}"
-            if names and full not in names:
-                continue
-            ok &= _read_handler(router, full, True, out)
+        for e in matched:       # as click(1): elements without the read handler are skipped
+            if router.element(e).has_read_handler(hname):
+                ok &= _read_handler(router, f"{e}.{hname}", names, True, out)
     return ok
 
 
 def _exit_value(router, handler: str) -> int:
+    """The exit status -x HANDLER gives: its integer or boolean value (true: 0), as
+    click(1) does; 255 when it cannot be read or is neither."""
     from clickpy.lang.strings import parse_click_int, uncomment
-    try:
-        value = str(router.handler(handler))
-    except Exception:
-        _eprint(f"{PROG}: no '{handler}' handler")
+    value = _read_value(router, handler, set(router.handler_names()))
+    if value is None:
         return 255
     text = uncomment(value)
     v = parse_click_int(text, True)
@@ -327,7 +384,7 @@ def _control_sockets(graph, opts: dict) -> None:
     n = 0
     for port in opts.get("port", []):
         p = port[:-1] if port.endswith("+") else port
-        if not (p.isdigit() and 0 < int(p) < 65536):
+        if not (p.isascii() and p.isdigit() and len(p) < 6 and 0 < int(p) < 65536):
             raise _Fail(f"'--port' expects a TCP port number, not '{port}'")
         name = "click_driver@@ControlSocket" + (f"@{n}" if n else "")
         graph.elements.append(ElementDecl(name, "ControlSocket", f"TCP, {port}", loc))
@@ -337,22 +394,6 @@ def _control_sockets(graph, opts: dict) -> None:
         graph.elements.append(ElementDecl(name, "ControlSocket",
                                           f"UNIX, {path if is_word(path) else quote(path)}", loc))
         n += 1
-
-
-def _from_graph(Router, graph, warnings: bool, threads: int | None):
-    kwargs = {"warnings": warnings}
-    if threads and threads > 1:
-        import inspect
-        try:
-            params = inspect.signature(Router.from_graph).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if "workers" in params:
-            kwargs["workers"] = threads
-        elif warnings:
-            _eprint(f"{PROG}: warning: -j {threads}: multiple workers are not supported yet, "
-                    f"running one")
-    return Router.from_graph(graph, **kwargs)
 
 
 def _write_output(path: str, text: str) -> None:
@@ -374,48 +415,36 @@ def cmd_run(argv: list[str]) -> int:
     if opts.get("version"):
         _write(sys.stdout, f"clickpy {VERSION}\n")
         return 0
-    threads = None
-    if "threads" in opts:
-        t = opts["threads"]
-        if not (t.isdigit() and t.isascii()):
-            raise _Fail(f"'--threads' expects a number, not '{t}'")
-        threads = max(int(t), 1)
     warnings = _warnings_on(opts)
-    graph, name = _load(opts, pos)
+    graph, name, text = _load(opts, pos)
     _print_diagnostics(graph.warnings, warnings)
-    Router = _import_router()
-    from clickpy.lang import unparse
-    flat = unparse(graph) if "output" in opts else None
+    if "output" in opts:
+        from clickpy.lang import unparse
+        flat = unparse(graph)
     _control_sockets(graph, opts)
-    router = _from_graph(Router, graph, warnings, threads)
+    router = _make_router(graph, text, opts)
+    _router_ready()
     status = 0
     try:
-        if flat is not None:
+        if "output" in opts:
             _write_output(opts["output"], flat)
-        import time
-        try:
+        timing = opts.get("time")
+        if timing:
             import resource
+            import time
             before = resource.getrusage(resource.RUSAGE_SELF)
-        except ImportError:  # pragma: no cover
-            resource = None
-            before = None
-        t0 = time.monotonic()
+            t0 = time.monotonic()
         if not opts.get("quit"):
             if graph.elements:
                 router.run()
             elif warnings:
                 _eprint(f"{PROG}: warning: {name}: configuration has no elements, exiting")
-        t1 = time.monotonic()
-        if opts.get("time"):
-            if resource is not None:
-                after = resource.getrusage(resource.RUSAGE_SELF)
-                user = after.ru_utime - before.ru_utime
-                system = after.ru_stime - before.ru_stime
-            else:  # pragma: no cover
-                user = system = 0.0
-            wall = t1 - t0
-            _write(sys.stdout, "%.3fu %.3fs %d:%05.2f\n" % (user, system, int(wall // 60),
-                                                          wall % 60))
+        if timing:
+            wall = time.monotonic() - t0
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            _write(sys.stdout, "%.3fu %.3fs %d:%05.2f\n" % (
+                after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
+                int(wall // 60), wall % 60))
         if opts.get("handler"):
             if not call_read_handlers(router, graph, opts["handler"]):
                 status = 1
@@ -431,20 +460,14 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def cmd_check(argv: list[str]) -> int:
-    opts, pos = _parse_options(argv, _COMMON)
+    opts, pos = _parse_options(argv, _CHECK)
     if opts.get("help"):
         _write(sys.stdout, USAGE)
         return 0
-    warnings = _warnings_on(opts)
-    graph, _ = _load(opts, pos)
-    _print_diagnostics(graph.warnings, warnings)
-    try:
-        from clickpy.router import Router
-    except ImportError:
-        if warnings:
-            _eprint(f"{PROG}: warning: the runtime is not available; checked the syntax only")
-        return 0
-    router = Router.from_graph(graph, warnings=warnings)
+    graph, _, text = _load(opts, pos)
+    _print_diagnostics(graph.warnings, _warnings_on(opts))
+    router = _make_router(graph, text, opts)
+    _router_ready()
     router.cleanup()
     return 0
 
@@ -454,19 +477,11 @@ def cmd_flatten(argv: list[str]) -> int:
     if opts.get("help"):
         _write(sys.stdout, USAGE)
         return 0
-    graph, _ = _load(opts, pos)
+    graph, _, _ = _load(opts, pos)
     _print_diagnostics(graph.warnings, _warnings_on(opts))
     from clickpy.lang import unparse
     _write_output(opts.get("output", "-"), unparse(graph))
     return 0
-
-
-def _registry():
-    try:
-        from clickpy import registry
-    except ImportError as e:
-        raise _Fail(f"the element registry is not available ({e})") from None
-    return registry
 
 
 def cmd_elements(argv: list[str]) -> int:
@@ -474,16 +489,15 @@ def cmd_elements(argv: list[str]) -> int:
     if opts.get("help"):
         _write(sys.stdout, "Usage: clickpy elements [CLASS]\n")
         return 0
-    registry = _registry()
-    names = sorted(registry.class_names())
+    from clickpy import registry
+    names = registry.class_names()
     if not pos:
         _write(sys.stdout, "".join(n + "\n" for n in names))
         return 0
     status = 0
     for cls in pos:
         if not registry.has_class(cls):
-            from clickpy.lang import suggest
-            s = suggest(cls, names)
+            s = registry.suggest(cls)
             _eprint(f"{PROG}: no element class '{cls}'" + (f" (did you mean '{s}'?)" if s else ""))
             status = 1
             continue
@@ -541,7 +555,7 @@ def cmd_viz(argv: list[str]) -> int:
     if opts.get("help"):
         _write(sys.stdout, "Usage: clickpy viz [FILE | -e EXPR] [-o graph.svg|graph.dot]\n")
         return 0
-    graph, _ = _load(opts, pos)
+    graph, _, _ = _load(opts, pos)
     _print_diagnostics(graph.warnings, _warnings_on(opts))
     dot = graph_to_dot(graph)
     out = opts.get("output", "-")
@@ -595,10 +609,17 @@ def _main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `clickpy` console script; returns the exit status."""
+    """Entry point of the `clickpy` console script; returns the exit status.
+
+    Without `argv` (the console script, `python -m clickpy`) the process is the
+    command's own, and main() also tunes the garbage collector for start-up."""
+    global _gc_deferred
     from clickpy.lang.graph import ConfigError
     if argv is None:
         argv = sys.argv[1:]
+        if gc.isenabled():
+            gc.disable()
+            _gc_deferred = True
     try:
         return _main(list(argv))
     except ConfigError as e:

@@ -49,19 +49,20 @@ cdef inline int push_by_port(Element e, Batch* b, int32_t* ports) except -1:
     for i in range(n):
         if ports[i] < 0:
             e.pool.free(b.idx[i])
-    for i in range(n):
+    i = 0
+    while i < n:              # once per output used, not per packet
         p = ports[i]
-        if p < 0:
-            continue
-        ob = e.pool.batch_get()
-        for j in range(i, n):
-            if ports[j] == p:
-                ob.idx[ob.n] = b.idx[j]
-                ob.n += 1
-                ports[j] = -1
-        try:
-            e.output_push(p, ob)
-        finally:
-            e.pool.batch_put(ob)
+        if p >= 0:
+            ob = e.pool.batch_get()
+            for j in range(i, n):
+                if ports[j] == p:
+                    ob.idx[ob.n] = b.idx[j]
+                    ob.n += 1
+                    ports[j] = -1
+            try:
+                e.output_push(p, ob)
+            finally:
+                e.pool.batch_put(ob)
+        i += 1
     b.n = 0
     return 0

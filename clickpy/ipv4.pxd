@@ -5,7 +5,7 @@ Inline C only (cross-module calls are not inlined). Addresses handed around
 as integers are in host order; the destination-IP annotation holds the
 address bytes in network order at user[DST_IP_ANNO], as in Click.
 """
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, uint64_t
 from libc.string cimport memcpy
 from clickpy.packet cimport Anno, load_be16, load_be32, store_be16, store_be32, DST_IP_ANNO
 from clickpy.checksum cimport csum_add, csum_fold, pseudo_sum
@@ -109,3 +109,20 @@ cdef inline bint addr_in(const uint32_t* addrs, int n, uint32_t addr) noexcept n
         if addrs[i] == addr:
             return True
     return False
+
+
+cdef inline bint ip_header_checksum_ok(const uint8_t* iph, uint32_t hlen) noexcept nogil:
+    """True when the IP header checksum verifies. The usual 20-byte header is
+    summed as five 32-bit words (byte order does not matter to a ones'-
+    complement sum); longer headers take the general loop."""
+    cdef uint32_t w[5]
+    cdef uint64_t s
+    if hlen != 20:
+        return csum_fold(csum_add(0, iph, hlen)) == 0
+    memcpy(w, iph, 20)
+    s = <uint64_t>w[0] + w[1] + w[2] + w[3] + w[4]
+    s = <uint32_t>s + (s >> 32)
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    return s == 0xFFFF

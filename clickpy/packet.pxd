@@ -136,6 +136,29 @@ cdef extern from *:
     void store_be32 "clickpy_store_be32"(uint8_t* p, uint32_t v) noexcept nogil
     void store_be16 "clickpy_store_be16"(uint8_t* p, uint16_t v) noexcept nogil
 
+cdef inline void ring_put(uint32_t* ring, uint32_t mask, uint64_t pos, const uint32_t* src, uint32_t n) noexcept nogil:
+    """Copy n indices into a ring of mask + 1 slots (a power of two) at position
+    pos (taken modulo the size), in at most two pieces: the copy may wrap."""
+    cdef uint32_t at = <uint32_t>(pos & mask)
+    cdef uint32_t first = mask + 1 - at
+    if first > n:
+        first = n
+    memcpy(&ring[at], src, first * sizeof(uint32_t))
+    if first < n:
+        memcpy(ring, &src[first], (n - first) * sizeof(uint32_t))
+
+
+cdef inline void ring_take(const uint32_t* ring, uint32_t mask, uint64_t pos, uint32_t* dst, uint32_t n) noexcept nogil:
+    """Copy n indices out of a ring from position pos, in at most two pieces."""
+    cdef uint32_t at = <uint32_t>(pos & mask)
+    cdef uint32_t first = mask + 1 - at
+    if first > n:
+        first = n
+    memcpy(dst, &ring[at], first * sizeof(uint32_t))
+    if first < n:
+        memcpy(&dst[first], ring, (n - first) * sizeof(uint32_t))
+
+
 cdef enum:
     BUF_SIZE = 2048
     BIG_BUF_SIZE = 69632        # 64 KiB of frame, VLAN/encapsulation room, headroom
@@ -268,13 +291,17 @@ cdef class PacketPool:
     cdef inline int alloc_n(self, uint32_t* out, int n) noexcept:
         """Pop up to n small buffers (annotations NOT initialized); returns how many."""
         cdef int i
-        if <uint32_t>n > self.nsmall_free:
-            self.alloc_failures += <uint32_t>n - self.nsmall_free
-            n = self.nsmall_free
+        # the stack top in a local: stores to out[] may alias the pool's fields
+        cdef uint32_t top = self.nsmall_free
+        cdef uint32_t* stack = self.small_free
+        if <uint32_t>n > top:
+            self.alloc_failures += <uint32_t>n - top
+            n = top
         for i in range(n):
-            self.nsmall_free -= 1
-            out[i] = self.small_free[self.nsmall_free]
-            if CLICKPY_DEBUG_BUILD:
+            out[i] = stack[top - 1 - <uint32_t>i]
+        self.nsmall_free = top - <uint32_t>n
+        if CLICKPY_DEBUG_BUILD:
+            for i in range(n):
                 if self.anno[out[i]].owner != OWNER_FREE:
                     self._debug_error(DEBUG_ALLOC_IN_USE, out[i])
                 self.anno[out[i]].owner = OWNER_ALLOCATED
@@ -298,9 +325,23 @@ cdef class PacketPool:
 
     cdef inline void free_batch(self, Batch* b) noexcept:
         """Free every packet of b; b is left empty."""
-        cdef uint32_t i
-        for i in range(b.n):
-            self.free(b.idx[i])
+        cdef uint32_t i, x
+        # the stack top and bound in locals: stores to the stack may alias the pool's fields
+        cdef uint32_t top = self.nsmall_free, nsmall = self.nsmall
+        cdef uint32_t* stack = self.small_free
+        if CLICKPY_DEBUG_BUILD:
+            for i in range(b.n):
+                self.free(b.idx[i])
+        else:
+            for i in range(b.n):
+                x = b.idx[i]
+                if x < nsmall:
+                    stack[top] = x
+                    top += 1
+                else:
+                    self.big_free[self.nbig_free] = x
+                    self.nbig_free += 1
+            self.nsmall_free = top
         b.n = 0
 
     # ---- data operations (Click's push/pull/put/take) --------------------

@@ -8,6 +8,10 @@ from libc.stdlib cimport malloc, free as c_free, realloc
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from posix.mman cimport mmap, munmap, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FAILED
+# Python views of packet memory are plain memoryviews made from pointers: Cython's
+# typed memoryviews would import `collections` when the module loads (start-up time).
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_READ, PyBUF_WRITE
+from cpython.memoryview cimport PyMemoryView_FromMemory
 
 DEFAULT_POOL_SIZE = 8192
 DEFAULT_BIG_POOL_SIZE = 32
@@ -255,13 +259,20 @@ cdef class PacketPool:
 
     def new_packet(self, data: bytes) -> int:
         """Cold path: a buffer holding a copy of `data`; returns its index (MemoryError if exhausted)."""
-        cdef const uint8_t[:] view = data
-        cdef uint32_t n = len(data)
-        cdef uint32_t x = self.alloc(n)
-        if x == NO_PACKET:
-            raise MemoryError("packet pool exhausted")
-        if n:
-            memcpy(self.anno[x].data, &view[0], n)
+        cdef Py_buffer view
+        cdef uint32_t n, x
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            if view.len > 0xFFFFFFFF:
+                raise MemoryError("packet too large for the pool")
+            n = <uint32_t>view.len
+            x = self.alloc(n)
+            if x == NO_PACKET:
+                raise MemoryError("packet pool exhausted")
+            if n:
+                memcpy(self.anno[x].data, view.buf, n)
+        finally:
+            PyBuffer_Release(&view)
         return x
 
     def free_packet(self, long x) -> None:
@@ -276,9 +287,8 @@ cdef class PacketPool:
     def packet_view(self, long x, bint writable=False) -> memoryview:
         """A memoryview of packet x's data, read-only unless asked (cold path only)."""
         self._check_index(x)
-        cdef uint8_t[::1] full = <uint8_t[:self.buf_size(<uint32_t>x)]>self.head(<uint32_t>x)
-        mv = memoryview(full)[self.anno[x].headroom:self.anno[x].headroom + self.anno[x].len]
-        return mv if writable else mv.toreadonly()
+        return PyMemoryView_FromMemory(<char*>self.head(<uint32_t>x) + self.anno[x].headroom,
+                                       self.anno[x].len, PyBUF_WRITE if writable else PyBUF_READ)
 
     # Cold-path forms of the header operations (tests, Python elements).
     def data_push(self, long x, uint32_t nbytes, bytes fill=None) -> bool:
@@ -336,7 +346,7 @@ cdef class PacketPool:
         """Cold path: set one annotation by the name `annotations()` uses."""
         self._check_index(x)
         cdef Anno* a = &self.anno[x]
-        cdef const uint8_t[:] u
+        cdef bytes u
         if name == "timestamp": a.timestamp = value
         elif name == "packet_type": a.packet_type = value
         elif name == "ifindex": a.ifindex = value
@@ -344,7 +354,7 @@ cdef class PacketPool:
         elif name == "device_vlan": a.device_vlan = value
         elif name == "user":
             u = bytes(value)[:48]
-            memcpy(a.user, &u[0], len(u))
+            memcpy(a.user, <const char*>u, len(u))
         elif name in ("mac_offset", "network_offset", "transport_offset"):
             off = -1 if value is None else int(value) + a.headroom
             if name == "mac_offset": a.mac_off = off
@@ -363,10 +373,8 @@ cdef class PacketPool:
             "offsets": [8, 12, 16, 20, 24, 28, 29, 30, 32, 40, 64],
             "itemsize": sizeof(Anno),
         })
-        cdef uint8_t[::1] raw = <uint8_t[:self.anno_bytes]><uint8_t*>self.anno
-        arr = np.frombuffer(memoryview(raw), dtype=dtype, count=self.nsmall + self.nbig)
-        arr.flags.writeable = False
-        return arr
+        raw = PyMemoryView_FromMemory(<char*>self.anno, self.anno_bytes, PyBUF_READ)
+        return np.frombuffer(raw, dtype=dtype, count=self.nsmall + self.nbig)
 
 
 cdef class BatchView:

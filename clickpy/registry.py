@@ -6,7 +6,7 @@ imports only the one group module that defines it.
 """
 from __future__ import annotations
 
-import importlib
+import sys
 
 try:
     from clickpy._element_index import INDEX
@@ -36,7 +36,8 @@ def lookup(name: str) -> type | None:
     module = INDEX.get(name)
     if module is None:
         return None
-    return getattr(importlib.import_module(module), name)
+    __import__(module)      # (importlib.import_module, without importing importlib)
+    return getattr(sys.modules[module], name)
 
 
 def suggest(name: str) -> str | None:
@@ -50,9 +51,14 @@ def suggest(name: str) -> str | None:
 
 
 def doc(name: str) -> str:
+    """The class's docstring, its indentation removed (the first line of a
+    docstring is not indented, the rest are)."""
     cls = lookup(name)
     if cls is None:
         raise KeyError(name)
     import textwrap
-    text = (cls.__doc__ or "").strip("\n")
-    return textwrap.dedent(text).strip() or f"{name}: no documentation"
+    # a docstring's first line starts right after the quotes, unindented:
+    # dedent the others by themselves (as inspect.cleandoc does)
+    first, _, rest = (cls.__doc__ or "").strip("\n").partition("\n")
+    text = first.strip() + "\n" + textwrap.dedent(rest)
+    return text.strip() or f"{name}: no documentation"

@@ -10,13 +10,16 @@ leaves nothing open.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 from clickpy import registry
 from clickpy.lang.graph import ConfigError, Diagnostic, FlatGraph, Location, NOWHERE
 from clickpy.ports import AGNOSTIC, PULL, PUSH, UNLIMITED, flow_links, parse_port_count, parse_processing
 
 VERSION = "0.1.0"
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Called with every new router before it is built (tests use it to check
 # that each router's pool is whole after cleanup).

@@ -201,12 +201,14 @@ def test_integer_range_message():
 
 
 @pytest.mark.parametrize("text,value", [("1", 1.0), ("-2.5", -2.5), ("1e-3", 0.001), (".5", 0.5),
-                                        ("5.", 5.0)])
+                                        ("5.", 5.0), ("+1E+2", 100.0), ("inf", float("inf")),
+                                        ("-Infinity", float("-inf"))])
 def test_double(text, value):
     assert DOUBLE(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "1,0", "1_0", " 1", "e3", "1e999"])
+@pytest.mark.parametrize("text", ["", "1,0", "1_0", " 1", "e3", "1e999", "-1e999", "--1", "1e",
+                                  ".", "+-inf", "infinit", "1.5 "])
 def test_double_bad(text):
     with pytest.raises(ArgError):
         DOUBLE(text)
@@ -229,7 +231,25 @@ def test_seconds_bad(text):
 def test_nseconds():
     assert NSECONDS("1.5ms") == 1_500_000
     assert NSECONDS("1") == 1_000_000_000
-    assert NSECONDS("0.0000000015") == 2
+    assert NSECONDS("0.0000000015") == 2          # halves round up
+    assert NSECONDS("0.0000000014999") == 1
+    assert NSECONDS("1_000.000_000_001") == 1_000_000_000_001
+    assert NSECONDS("1e-99999999999") == 0
+    assert NSECONDS("18446744073.709551615") == 2**64 - 1
+    with pytest.raises(ArgError, match="out of range"):
+        NSECONDS("18446744073.7095516155")
+    with pytest.raises(ArgError, match="out of range"):
+        NSECONDS("1e99999999999")
+
+
+def test_huge_exponents_are_range_errors():
+    assert SECONDS("1e-99999999999") == 0.0
+    for bad in ("1e99999999999", "1e309"):
+        with pytest.raises(ArgError, match="out of range"):
+            SECONDS(bad)
+    with pytest.raises(ArgError, match="out of range"):
+        BANDWIDTH("1e20Bps")
+    assert BANDWIDTH("1.8446744073709551615e19") == 2**64 - 1
 
 
 @pytest.mark.parametrize("text,value", [

@@ -426,6 +426,19 @@ def test_crlf_line_endings():
     assert [e.location.line for e in g.elements] == [1, 2, 4]
 
 
+def test_cr_and_mixed_line_endings():
+    g = parse("a :: A;\rb :: B; // comment\rc :: C; /* x\r\n y */ d :: D;\r\n# 7\re :: E;")
+    assert [e.location.line for e in g.elements] == [1, 2, 3, 4, 7]
+    assert g.elements[1].location.source_line == "b :: B; // comment"
+
+
+def test_comments_and_paths_around_slashes():
+    g = parse("a/b :: A; a/b -> X//y\n -> c :: C; c -> /* z */ d :: D; /* open")
+    assert names(g) == ["a/b", "X@2", "c", "d"]
+    assert [(c.from_elem, c.to_elem) for c in g.connections] == [
+        ("a/b", "X@2"), ("X@2", "c"), ("c", "d")]
+
+
 def test_shebang_line_is_ignored():
     g = parse("#!/usr/bin/env clickpy\nIdle -> Discard;")
     assert names(g) == ["Idle@1", "Discard@2"]

@@ -18,13 +18,15 @@ the config, each with a file:line:col location; no other exception escapes.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from clickpy.lang.graph import (NOWHERE, ConfigError, Connection, Diagnostic, ElementDecl,
                                 FlatGraph, Location)
 
 __all__ = ["parse_config", "parse_file", "unparse", "suggest", "graph_key", "FlatGraph",
            "ElementDecl", "Connection", "Location", "Diagnostic", "ConfigError", "NOWHERE"]
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _looks_like_class(name: str) -> bool:

@@ -10,8 +10,7 @@ directive inside is processed and removed).
 """
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
+from _bisect import bisect_right   # the C function bisect.py re-exports, minus its import cost
 
 from clickpy.lang.graph import Diagnostic, Location
 
@@ -21,11 +20,14 @@ IDENT = "ident"
 VARIABLE = "variable"
 EOF = "eof"
 
-_TOKEN = re.compile(r"(?:[ \t\n\r\f\v]+|//[^\n\r]*|/\*[\s\S]*?(?:\*/|\Z))*"
-                    r"(?:([A-Za-z0-9_@]+(?:/[A-Za-z0-9_@]+)*)|(\$[A-Za-z0-9_]*)"
-                    r"|(->|=>|::|\|\||\.\.\.)|([\s\S]))?").match
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-_CONFIG_SPECIAL = re.compile(r"[()\n\r#/'\"\\]")
+# The scanner is hand-written rather than a regular expression: importing `re`
+# and compiling patterns would be most of the command's start-up time.
+_SPACE = frozenset(" \t\n\r\f\v")
+_IDENT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@")
+_VARIABLE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_TWO_CHAR_TOKENS = frozenset(("->", "=>", "::", "||"))
+# what config() must look at inside a configuration string
+_CONFIG_SPECIAL = frozenset("()#/'\"\\")
 
 
 class Token:
@@ -62,17 +64,32 @@ class Lexer:
         # (position from which it applies, physical line index there, logical line, file)
         self._directives: list[tuple[int, int, int, str]] = []
         self._directive_pos: list[int] = []
+        # the text with each \r made \n, so that one find() gives a line's end
+        self._breaks = text.replace("\r", "\n") if "\r" in text else text
         if text.startswith("#!"):
             # a script's "#!" line is a comment (an extension to Click)
-            nl = _NEWLINE.search(text)
-            self.pos = nl.start() if nl else len(text)
+            self.pos = self._line_end(0)
 
-    # -- locations ---------------------------------------------------------
+    # -- lines and locations -----------------------------------------------
+
+    def _line_end(self, i: int) -> int:
+        """Index of the first line break (\\n or \\r) at or after i, or the text's end."""
+        k = self._breaks.find("\n", i)
+        return len(self.text) if k < 0 else k
+
+    def _next_line(self, i: int) -> int:
+        """Index just past the line break at i (\\r\\n counts as one)."""
+        return i + 2 if self.text.startswith("\r\n", i) else i + 1
 
     def _starts(self) -> list[int]:
         if self._line_starts is None:
             starts = [0]
-            starts.extend(m.end() for m in _NEWLINE.finditer(self.text))
+            find = self._breaks.find
+            i = find("\n")
+            while i >= 0:
+                i = self._next_line(i)
+                starts.append(i)
+                i = find("\n", i)
             self._line_starts = starts
         return self._line_starts
 
@@ -118,8 +135,7 @@ class Lexer:
                 j += 1
         if j >= end or not ("0" <= s[j] <= "9"):
             self.error(i, "unknown preprocessor directive")
-            m = _NEWLINE.search(s, j)
-            return m.start() if m else end
+            return self._line_end(j)
         k = j
         while k < end and "0" <= s[k] <= "9":
             k += 1
@@ -136,11 +152,10 @@ class Lexer:
                 k += 1
             from clickpy.lang.strings import unquote
             filename = unquote(s[first:k] + '"') or self.filename
-        m = _NEWLINE.search(s, k)
-        eol = m.start() if m else end
-        if m:
+        eol = self._line_end(k)
+        if eol < end:
             starts = self._starts()
-            next_start = m.end()
+            next_start = self._next_line(eol)
             phys = bisect_right(starts, next_start) - 1
             if filename is None:
                 filename = self.location(i).file
@@ -155,25 +170,54 @@ class Lexer:
         if self.pushback:
             return self.pushback.pop()
         s = self.text
+        end = len(s)
+        i = self.pos
         while True:
-            m = _TOKEN(s, self.pos)
-            li = m.lastindex
-            if li is None:
-                self.pos = len(s)
-                return Token(EOF, "", len(s))
-            start, end = m.span(li)
-            self.pos = end
-            text = s[start:end]
-            if li == 1:
-                return Token(text if text in KEYWORDS else IDENT, text, start)
-            if li == 2:
-                return Token(VARIABLE, text[1:], start)
-            if li == 3:
-                return Token(text, text, start)
-            if text == "#" and (start == 0 or s[start - 1] in "\n\r"):
-                self.pos = self._line_directive(start)
+            while i < end:                      # space and comments
+                c = s[i]
+                if c in _SPACE:
+                    i += 1
+                elif c == "/" and s.startswith("//", i):
+                    i = self._line_end(i + 2)
+                elif c == "/" and s.startswith("/*", i):
+                    k = s.find("*/", i + 2)
+                    i = end if k < 0 else k + 2
+                else:
+                    break
+            if i >= end:
+                self.pos = end
+                return Token(EOF, "", end)
+            c = s[i]
+            if c in _IDENT_CHARS:               # a word, maybe a compound path a/b/c
+                j = i + 1
+                while True:
+                    while j < end and s[j] in _IDENT_CHARS:
+                        j += 1
+                    if j + 1 < end and s[j] == "/" and s[j + 1] in _IDENT_CHARS:
+                        j += 2
+                    else:
+                        break
+                self.pos = j
+                text = s[i:j]
+                return Token(text if text in KEYWORDS else IDENT, text, i)
+            if c == "$":
+                j = i + 1
+                while j < end and s[j] in _VARIABLE_CHARS:
+                    j += 1
+                self.pos = j
+                return Token(VARIABLE, s[i + 1:j], i)
+            two = s[i:i + 2]
+            if two in _TWO_CHAR_TOKENS:
+                self.pos = i + 2
+                return Token(two, two, i)
+            if c == "." and s.startswith("...", i):
+                self.pos = i + 3
+                return Token("...", "...", i)
+            if c == "#" and (i == 0 or s[i - 1] in "\n\r"):
+                i = self._line_directive(i)
                 continue
-            return Token(text, text, start)
+            self.pos = i + 1
+            return Token(c, c, i)
 
     def unlex(self, tok: Token) -> None:
         self.pushback.append(tok)
@@ -206,13 +250,12 @@ class Lexer:
         begin = start
         depth = 1
         pieces: list[str] = []
-        search = _CONFIG_SPECIAL.search
+        special = _CONFIG_SPECIAL
         while True:
-            m = search(s, i)
-            if m is None:
-                i = end
+            while i < end and s[i] not in special:
+                i += 1
+            if i >= end:
                 break
-            i = m.start()
             c = s[i]
             if c == "(":
                 depth += 1
@@ -221,8 +264,6 @@ class Lexer:
                 depth -= 1
                 if depth == 0:
                     break
-                i += 1
-            elif c == "\n" or c == "\r":
                 i += 1
             elif c == "#":
                 if i > 0 and s[i - 1] in "\n\r":
@@ -233,8 +274,7 @@ class Lexer:
                     i += 1
             elif c == "/":
                 if i + 1 < end and s[i + 1] == "/":
-                    m2 = _NEWLINE.search(s, i + 2)
-                    i = m2.end() if m2 else end
+                    i = self._line_end(i + 2)
                 elif i + 1 < end and s[i + 1] == "*":
                     k = s.find("*/", i + 2)
                     i = end if k < 0 else k + 2
@@ -259,8 +299,7 @@ class Lexer:
             if c == ">":
                 return i + 1
             if c == "/" and i + 1 < end and s[i + 1] == "/":
-                m = _NEWLINE.search(s, i + 2)
-                i = m.end() if m else end
+                i = self._line_end(i + 2)
             elif c == "/" and i + 1 < end and s[i + 1] == "*":
                 k = s.find("*/", i + 2)
                 i = end if k < 0 else k + 2

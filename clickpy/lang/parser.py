@@ -21,8 +21,6 @@ strings, and produces a `FlatGraph`.
 from __future__ import annotations
 
 import os
-from operator import itemgetter
-from typing import Callable
 
 from clickpy.lang.graph import (ConfigError, Connection, Diagnostic, ElementDecl, FlatGraph,
                                 Location, NOWHERE)
@@ -37,6 +35,10 @@ MAX_MISSING_REPORTS = 10  # per pseudo-element
 
 _PORT_NAMES = ("input", "output")
 _VAR_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Set to False in tests so that parser bugs surface as real tracebacks.
 SAFETY_NET = True
@@ -1276,7 +1278,7 @@ class Parser:
             names.append(name)
             cls = t if isinstance(t, str) else getattr(t, "name", "") or "<error>"
             graph.elements.append(ElementDecl(name, cls, top.econfigs[i], top.elocs[i]))
-        final.sort(key=itemgetter(0, 1, 2, 3))
+        final.sort(key=lambda c: c[:4])  # by (from, port, to, port), not by location
         prev = None
         gconns = graph.connections
         for f, fp, t, tp, loc in final:

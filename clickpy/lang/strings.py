@@ -10,16 +10,14 @@ arguments, variable expansion) and by `clickpy.args`.
 """
 from __future__ import annotations
 
-import re
-
 SPACE = " \t\n\r\f\v"
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _VAR_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _KEYWORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:?!")
 _HEX = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
 
-# A run of characters that need no special treatment while splitting.
-_PLAIN = re.compile(r"[^ \t\n\r\f\v/,'\"\\]+")
+# Characters that end a run needing no special treatment while splitting.
+_NOT_PLAIN = frozenset(SPACE + "/,'\"\\")
 
 
 def skip_comment(s: str, i: int) -> int:
@@ -100,7 +98,7 @@ def _partial_uncomment(s: str, i: int, comma: bool) -> tuple[str, int]:
     parts: list[str] | None = None
     left = right = i
     closed = False
-    plain = _PLAIN.match
+    not_plain = _NOT_PLAIN
     while i < end:
         c = s[i]
         if c in SPACE:
@@ -126,8 +124,9 @@ def _partial_uncomment(s: str, i: int, comma: bool) -> tuple[str, int]:
         elif c == "\\" and i + 1 < end and s[i + 1] == "<":
             i = skip_backslash(s, i)
         else:
-            m = plain(s, i)
-            i = m.end() if m else i + 1
+            i += 1
+            while i < end and s[i] not in not_plain:
+                i += 1
         right = i
     if parts is None:
         return s[left:right], i

@@ -67,12 +67,22 @@ cdef class CheckICMPHeader(Element):
                 why[nrej] = <uint8_t>r
                 nrej += 1
         b.n = k
-        for i in range(nrej):
-            if self.drops == 0 or self.verbose:
-                chatter(self, f"ICMP header check failed: {CHECKICMP_REASONS[why[i]]}")
-            self.drops += 1
+        if nrej:
+            self._reject(rejected, why, nrej)
+        return 0
+
+    cdef int _reject(self, uint32_t* xs, uint8_t* why, uint32_t n) except -1:
+        cdef uint32_t i
+        if self.verbose or self.drops == 0:
+            self._report(why[:n] if self.verbose else why[:1])
+        for i in range(n):
             self.reason_drops[why[i]] += 1
-        return emit_list(self, 1, rejected, nrej)
+        self.drops += n
+        return emit_list(self, 1, xs, n)
+
+    def _report(self, bytes reasons):
+        for r in reasons:
+            chatter(self, f"ICMP header check failed: {CHECKICMP_REASONS[r]}")
 
     def _drop_details(self):
         return "".join(f"{self.reason_drops[i]}\t{CHECKICMP_REASONS[i]}\n" for i in range(3))

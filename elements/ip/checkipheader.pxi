@@ -34,7 +34,7 @@ cdef inline int check_ip_header(Anno* a, uint32_t offset, bint checksum,
     length = load_be16(iph + 2)
     if length > <uint32_t>plen or length < hlen:
         return CHECKIP_BAD_LENGTH
-    if checksum and csum_fold(csum_add(0, iph, hlen)) != 0:
+    if checksum and not ip_header_checksum_ok(iph, hlen):
         return CHECKIP_BAD_CHECKSUM
     # RFC 1812 5.3.7: drop illegal sources, unless sent to one of our addresses
     if (nbad_src and addr_in(bad_src, nbad_src, load_be32(iph + 12))
@@ -174,12 +174,16 @@ cdef class CheckIPHeader(Element):
 
     cdef int _reject(self, uint32_t* xs, uint8_t* why, uint32_t n) except -1:
         cdef uint32_t i
+        if self.verbose or self.drops == 0:
+            self._report(why[:n] if self.verbose else why[:1])
         for i in range(n):
-            if self.drops == 0 or self.verbose:
-                chatter(self, f"IP header check failed: {CHECKIP_REASONS[why[i]]}")
-            self.drops += 1
             self.reason_drops[why[i]] += 1
+        self.drops += n
         return emit_list(self, 1, xs, n)
+
+    def _report(self, bytes reasons):
+        for r in reasons:
+            chatter(self, f"IP header check failed: {CHECKIP_REASONS[r]}")
 
     def _drop_details(self):
         return "".join(f"{self.reason_drops[i]}\t{CHECKIP_REASONS[i]}\n" for i in range(CHECKIP_NREASONS))

@@ -70,6 +70,7 @@ cdef class IPFragmenter(Element):
     cdef bint honor_df, verbose
     cdef readonly uint64_t fragments, drops
     cdef uint32_t rng
+    cdef uint32_t reported
 
     def configure(self, args):
         self.mtu = args.read_mp("MTU", UINT)
@@ -107,8 +108,6 @@ cdef class IPFragmenter(Element):
                 first_dlen = ((self.mtu - hlen) & ~7u) if self.mtu > hlen else 0
                 if (load_be16(iph + 6) & IP_DF and self.honor_df) or first_dlen < 8 \
                         or hlen < IP_MIN_HEADER or ip_len > <uint32_t>netlen or ip_len <= hlen:
-                    if self.verbose or self.drops < 5:
-                        chatter(self, f"packet of {netlen} bytes with DF set or bad lengths, MTU {self.mtu}")
                     self.drops += 1
                     rejected[nrej] = x
                     nrej += 1
@@ -119,7 +118,17 @@ cdef class IPFragmenter(Element):
         finally:
             pool.batch_put(ob)
         b.n = 0
+        if nrej and (self.verbose or self.reported < 5):
+            self._report(nrej)
         return emit_list(self, 1, rejected, nrej)
+
+    def _report(self, n):
+        """Click reports the first five packets it cannot fragment (all with VERBOSE)."""
+        if not self.verbose:
+            n = min(n, 5 - self.reported)
+        self.reported += n
+        for _ in range(n):
+            chatter(self, f"packet too big for MTU {self.mtu} with DF set, or with bad lengths")
 
     cdef inline int _append(self, Batch* ob, uint32_t x) except -1:
         ob.idx[ob.n] = x

@@ -50,7 +50,7 @@ cdef class IPInputCombo(Element):
         cdef int nbad_src = self.bad_src.n, ngood_dst = self.good_dst.n
         cdef uint8_t color = self.color
         cdef uint32_t i, x, k = 0
-        cdef int r
+        cdef int r, first = -1         # the reason of the element's first drop, reported once
         for i in range(b.n):
             x = b.idx[i]
             a = &anno[x]
@@ -67,11 +67,17 @@ cdef class IPInputCombo(Element):
                 k += 1
             else:
                 if self.drops == 0:
-                    chatter(self, f"IP header check failed: {CHECKIP_REASONS[r]}")
+                    first = r
                 self.drops += 1
                 self.reason_drops[r] += 1
                 self.pool.free(x)
         b.n = k
+        if first >= 0:
+            self._report(first)
+        return 0
+
+    cdef int _report(self, int reason) except -1:
+        chatter(self, f"IP header check failed: {CHECKIP_REASONS[reason]}")
         return 0
 
     def _drop_details(self):

@@ -332,7 +332,7 @@ cdef class IPPrint(Element):
                 room = max(2 * self.buf_cap, pos + need)
                 grown = <char*>realloc(self.buf, room)
                 if grown == NULL:
-                    raise MemoryError()
+                    break             # out of memory: print what fits, the packets go on
                 self.buf = grown
                 self.buf_cap = room
             pos += ipprint_line(self.buf + pos, self.buf_cap - pos, &self.opts, a)

@@ -270,10 +270,18 @@ cdef class IPRouteTable(Element):
 
     # ---- the packet path -------------------------------------------------------
     cdef int _emit(self, Batch* b, int32_t* ports) except -1:
-        cdef uint32_t i
+        cdef uint32_t i, nreport = 0
+        cdef uint32_t unrouted[5]       # the first few, for Click's "no route" messages
         for i in range(b.n):
             if ports[i] < 0:
+                if self.drops < 5:
+                    memcpy(&unrouted[nreport], &self.pool.anno[b.idx[i]].user[DST_IP_ANNO], 4)
+                    nreport += 1
                 self.drops += 1
-                if self.drops <= 5:
-                    chatter(self, f"no route for {ip_str(load_be32(&self.pool.anno[b.idx[i]].user[DST_IP_ANNO]))}")
+        if nreport:
+            self._report_unrouted((<char*>unrouted)[:4 * nreport])
         return push_by_port(self, b, ports)
+
+    def _report_unrouted(self, bytes addrs):
+        for i in range(0, len(addrs), 4):
+            chatter(self, f"no route for {ip_str(int.from_bytes(addrs[i:i + 4], 'big'))}")

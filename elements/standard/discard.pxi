@@ -5,18 +5,20 @@ cdef class Discard(Element):
 
     Drops all packets.
 
-    Ports: 1 input, no outputs. Processing: agnostic. On a pull input a
-    task pulls BURST packets whenever the upstream has any (it sleeps on
-    the upstream empty notifiers).
+    Ports: 1 input, no outputs.
+    Processing: agnostic. On a pull input a task pulls up to BURST packets
+    whenever the upstream has any (it sleeps on the upstream empty
+    notifiers, such as a Queue's).
 
     Keywords:
-      ACTIVE  Boolean. Pull packets (pull input only; default true).
-      BURST   Integer. Packets pulled per scheduling (default 256).
+      ACTIVE  Boolean. Pull packets; only meaningful on a pull input, an
+              error on a push input (default true).
+      BURST   Unsigned. Packets pulled per scheduling, 0 for no limit (default 1).
 
     Handlers:
-      count (read)         packets discarded
-      reset_counts (write) set count to 0
-      active (read/write)  ACTIVE
+      count (read)          packets discarded
+      reset_counts (write)  set count to 0
+      active (read/write)   ACTIVE (pull input only)
     """
 
     port_count = "1/0"
@@ -24,15 +26,16 @@ cdef class Discard(Element):
 
     cdef readonly uint64_t count
     cdef bint active
-    cdef int burst
+    cdef uint32_t burst
     cdef Task task
     cdef NotifierSignal signal
 
     def configure(self, args):
         self.active = args.read("ACTIVE", BOOL, True)
-        self.burst = args.read("BURST", INT, 256)
-        if self.burst < 1:
-            raise self.error("BURST must be at least 1")
+        burst = args.read("BURST", UINT, 1)
+        if not self.active and self.input_is_push(0):
+            raise self.error("ACTIVE is meaningless in push context")
+        self.burst = burst if burst else 0xFFFFFFFF
 
     def initialize(self):
         if self.input_is_pull(0):
@@ -47,7 +50,7 @@ cdef class Discard(Element):
 
     cdef int run_task(self, Task task) except -1:
         cdef Batch* b
-        cdef int left = self.burst, got = 0
+        cdef uint32_t left = self.burst, got = 0
         if not self.active:
             return 0
         b = self.pool.batch_get()
@@ -66,15 +69,18 @@ cdef class Discard(Element):
         return got
 
     def _write_active(self, value):
-        self.active = BOOL(value)
-        if self.active and self.task is not None:
+        self.active = BOOL(value.strip())
+        if self.active:
             self.task.schedule()
+        else:
+            self.task.unschedule_()
+
+    def _reset(self, value=""):
+        self.count = 0
 
     def add_handlers(self):
         self.add_read_handler("count", lambda: self.count)
-        self.add_write_handler("reset_counts", lambda v: self._reset())
-        self.add_read_handler("active", lambda: self.active)
-        self.add_write_handler("active", self._write_active)
-
-    def _reset(self):
-        self.count = 0
+        self.add_write_handler("reset_counts", self._reset)
+        if self.task is not None:
+            self.add_read_handler("active", lambda: self.active)
+            self.add_write_handler("active", self._write_active)

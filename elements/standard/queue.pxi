@@ -8,24 +8,25 @@ cdef class SimpleQueue(Element):
 
     Stores packets in a FIFO queue.
 
-    Ports: 1 push input, 1 pull output.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: push input, pull output 0, push output 1.
 
     Stores incoming packets in a first-in-first-out queue and drops packets
-    that arrive when it holds CAPACITY packets (default 1000). Pulls take
-    packets from the head. SimpleQueue has no notifiers: pullers downstream
-    poll it.
+    that arrive when it holds CAPACITY packets (default 1000); dropped
+    packets go out output 1 if it is connected. Pulls take packets from the
+    head. SimpleQueue has no notifiers: pullers downstream poll it.
 
     Handlers:
       length (read)            packets in the queue now
       highwater_length (read)  the most packets it has held
       drops (read)             packets dropped because the queue was full
       capacity (read/write)    CAPACITY
-      reset_counts (write)     zero drops and highwater_length
-      reset (write)            drop every queued packet
+      reset_counts (write)     zero drops; highwater_length becomes the length
+      reset (write)            drop every queued packet (out output 1 if connected)
     """
 
-    port_count = "1/1"
-    processing = "h/l"
+    port_count = "1/1-2"
+    processing = "h/lh"
 
     cdef uint32_t* ring
     cdef uint32_t mask
@@ -65,14 +66,9 @@ cdef class SimpleQueue(Element):
         cdef uint32_t i, n = b.n
         cdef bint was_empty = self.tail == self.head
         if n > room:
-            for i in range(room, n):
-                self.pool.free(b.idx[i])
-            self.drops += n - room
             n = room
-        for i in range(n):
-            self.ring[(self.tail + i) & self.mask] = b.idx[i]
+        ring_put(self.ring, self.mask, self.tail, b.idx, n)
         self.tail += n
-        b.n = 0
         if self.length() > self.highwater:
             self.highwater = self.length()
         if self.empty_note is not None:
@@ -80,15 +76,22 @@ cdef class SimpleQueue(Element):
                 self.empty_note.wake()
             if self.length() == self.capacity:
                 self.full_note.sleep()
-        return 0
+        if n == b.n:
+            b.n = 0
+            return 0
+        # the rest did not fit: dropped, out output 1 if there is one
+        for i in range(n, b.n):
+            b.idx[i - n] = b.idx[i]
+        b.n -= n
+        self.drops += b.n
+        return self.emit_or_free(1, b)
 
     cdef int pull(self, int port, Batch* b, int max) except -1:
         cdef uint32_t i, n = self.length()
         cdef bint was_full = n == self.capacity
         if <uint32_t>max < n:
             n = max
-        for i in range(n):
-            b.idx[i] = self.ring[(self.head + i) & self.mask]
+        ring_take(self.ring, self.mask, self.head, b.idx, n)
         self.head += n
         b.n = n
         if self.empty_note is not None:
@@ -98,10 +101,22 @@ cdef class SimpleQueue(Element):
                 self.full_note.wake()
         return n
 
-    def _drain(self):
+    def _drain(self, bint to_output=False):
+        """Empty the queue: packets go out output 1 (to_output and connected) or are freed."""
+        cdef Batch* b
         while self.head != self.tail:
-            self.pool.free(self.ring[self.head & self.mask])
-            self.head += 1
+            b = self.pool.batch_get()
+            try:
+                while self.head != self.tail and b.n < BATCH_MAX:
+                    b.idx[b.n] = self.ring[self.head & self.mask]
+                    b.n += 1
+                    self.head += 1
+                if to_output:
+                    self.emit_or_free(1, b)
+                else:
+                    self.pool.free_batch(b)
+            finally:
+                self.pool.batch_put(b)
         if self.empty_note is not None:
             self.empty_note.sleep()
             self.full_note.wake()
@@ -165,7 +180,7 @@ cdef class SimpleQueue(Element):
         self.add_read_handler("capacity", lambda: self.capacity)
         self.add_write_handler("capacity", self._set_capacity)
         self.add_write_handler("reset_counts", self._reset_counts)
-        self.add_write_handler("reset", lambda v: self._drain())
+        self.add_write_handler("reset", lambda v: self._drain(True))
 
 
 cdef class NotifierQueue(SimpleQueue):
@@ -173,15 +188,24 @@ cdef class NotifierQueue(SimpleQueue):
 
     Stores packets in a FIFO queue that tells pullers when it is empty.
 
-    Ports: 1 push input, 1 pull output.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: push input, pull output 0, push output 1.
 
     A SimpleQueue with an empty notifier: tasks pulling from it (Unqueue,
     ToDevice, a pull Discard) sleep while it is empty and wake when a packet
-    arrives. Handlers as SimpleQueue.
+    arrives. Drops as SimpleQueue (out output 1 if connected).
+
+    Handlers:
+      length (read)            packets in the queue now
+      highwater_length (read)  the most packets it has held
+      drops (read)             packets dropped because the queue was full
+      capacity (read/write)    CAPACITY
+      reset_counts (write)     zero drops; highwater_length becomes the length
+      reset (write)            drop every queued packet (out output 1 if connected)
     """
 
-    def initialize(self):
-        SimpleQueue.initialize(self)
+    def __cinit__(self):
+        # made now, not at initialize: neighbours ask for them while initializing
         self.empty_note = Notifier(False)
         self.full_note = Notifier(True)
 
@@ -194,11 +218,20 @@ cdef class FullNoteQueue(NotifierQueue):
 
     Stores packets in a FIFO queue with empty and full notification.
 
-    Ports: 1 push input, 1 pull output.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: push input, pull output 0, push output 1.
 
     A NotifierQueue that also has a full notifier: a pushing source upstream
     (InfiniteSource, RatedSource) sleeps while the queue is full instead of
-    having its packets dropped. Handlers as SimpleQueue.
+    having its packets dropped.
+
+    Handlers:
+      length (read)            packets in the queue now
+      highwater_length (read)  the most packets it has held
+      drops (read)             packets dropped because the queue was full
+      capacity (read/write)    CAPACITY
+      reset_counts (write)     zero drops; highwater_length becomes the length
+      reset (write)            drop every queued packet (out output 1 if connected)
     """
 
     def full_notifier(self):
@@ -210,19 +243,21 @@ cdef class Queue(FullNoteQueue):
 
     Stores packets in a FIFO queue.
 
-    Ports: 1 push input, 1 pull output.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: push input, pull output 0, push output 1.
 
     Click's standard queue: a FullNoteQueue. Drops packets that arrive when
-    it holds CAPACITY packets (default 1000). Pullers downstream sleep while
-    it is empty; pushing sources upstream sleep while it is full.
+    it holds CAPACITY packets (default 1000), out output 1 if connected.
+    Pullers downstream sleep while it is empty; pushing sources upstream
+    sleep while it is full.
 
     Handlers:
       length (read)            packets in the queue now
       highwater_length (read)  the most packets it has held
       drops (read)             packets dropped because the queue was full
       capacity (read/write)    CAPACITY
-      reset_counts (write)     zero drops and highwater_length
-      reset (write)            drop every queued packet
+      reset_counts (write)     zero drops; highwater_length becomes the length
+      reset (write)            drop every queued packet (out output 1 if connected)
 
     Example:
       src -> Queue(1024) -> Unqueue(BURST 256) -> sink;

@@ -76,8 +76,12 @@ cdef class CheckTCPHeader(Element):
                 why[nrej] = <uint8_t>r
                 nrej += 1
         b.n = k
-        return reject_counted(self, rejected, why, nrej, "TCP", CHECKTCP_REASONS, self.verbose,
-                              &self.drops, self.reason_drops)
+        if nrej:
+            self._reject(rejected, why, nrej)
+        return 0
+
+    cdef int _reject(self, uint32_t* xs, uint8_t* why, uint32_t n) except -1:
+        return reject_counted(self, xs, why, n, "TCP", CHECKTCP_REASONS, self.verbose, &self.drops, self.reason_drops)
 
     def _drop_details(self):
         return "".join(f"{self.reason_drops[i]}\t{CHECKTCP_REASONS[i]}\n" for i in range(3))

@@ -26,6 +26,7 @@ cdef class SetTCPChecksum(Element):
 
     cdef bint fixoff
     cdef readonly uint64_t drops
+    cdef bint reported
 
     def configure(self, args):
         self.fixoff = args.read_p("FIXOFF", BOOL, True)
@@ -58,11 +59,16 @@ cdef class SetTCPChecksum(Element):
                     b.idx[k] = x
                     k += 1
                     continue
-            if self.drops == 0:
-                chatter(self, "bad lengths")
             self.drops += 1
             self.pool.free(x)
+        if self.drops and not self.reported:
+            self._report()
         b.n = k
+        return 0
+
+    cdef int _report(self) except -1:
+        self.reported = True
+        chatter(self, "bad lengths")
         return 0
 
     def add_handlers(self):

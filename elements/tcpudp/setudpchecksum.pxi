@@ -21,6 +21,7 @@ cdef class SetUDPChecksum(Element):
     processing = "a/a"
 
     cdef readonly uint64_t drops
+    cdef bint reported
 
     cdef int process(self, Batch* b) except -1:
         cdef Anno* anno = self.pool.anno
@@ -48,11 +49,16 @@ cdef class SetUDPChecksum(Element):
                         b.idx[k] = x
                         k += 1
                         continue
-            if self.drops == 0:
-                chatter(self, "bad lengths")
             self.drops += 1
             self.pool.free(x)
+        if self.drops and not self.reported:
+            self._report()
         b.n = k
+        return 0
+
+    cdef int _report(self) except -1:
+        self.reported = True
+        chatter(self, "bad lengths")
         return 0
 
     def add_handlers(self):

@@ -20,14 +20,20 @@ from clickpy.elements.ip.ipnames import chatter, ip_str
 
 cdef int reject_counted(Element e, uint32_t* xs, uint8_t* why, uint32_t n, str proto, tuple reasons,
                         bint verbose, uint64_t* drops, uint64_t* reason_drops) except -1:
-    """Count and report rejected packets by reason, then send them to output 1 (or drop them)."""
+    """Count and report rejected packets by reason (the first one, or each with
+    VERBOSE), then send them to output 1 (or drop them)."""
     cdef uint32_t i
+    if verbose or drops[0] == 0:
+        report_reasons(e, proto, reasons, why[:n] if verbose else why[:1])
     for i in range(n):
-        if drops[0] == 0 or verbose:
-            chatter(e, f"{proto} header check failed: {reasons[why[i]]}")
-        drops[0] += 1
         reason_drops[why[i]] += 1
+    drops[0] += n
     return emit_list(e, 1, xs, n)
+
+
+def report_reasons(e, proto, reasons, bytes why):
+    for r in why:
+        chatter(e, f"{proto} header check failed: {reasons[r]}")
 
 
 include "checkudpheader.pxi"

@@ -1,0 +1,135 @@
+# cython: language_level=3
+"""C reference loops for the benchmarks (bench/report.py).
+
+Each loop does a benchmark pipeline's packet work with the project's own
+pool operations but without the element framework (no tasks, no batches
+from the freelist, no calls between elements, no notifiers): per batch it
+reads the wall clock once (the source's timestamp), pops buffers,
+initializes their annotations and copies the template into them, counts
+packets and bytes, and frees them; for (d) the indices also pass through a
+ring as a queue keeps them. The ratio of a config's rate to its loop's rate
+is the cost of the framework.
+"""
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport malloc, free as c_free
+from libc.string cimport memcpy, memset
+from clickpy.packet cimport (PacketPool, Anno, Batch, BATCH_MAX, COPY_SLACK, HEADROOM, BUF_SIZE,
+                             copy_blocks, ring_put, ring_take)
+from clickpy.element cimport monotonic_ns, realtime_ns
+
+
+cdef uint8_t* _template(bytes data) except NULL:
+    cdef uint8_t* t
+    if len(data) + HEADROOM + COPY_SLACK > BUF_SIZE:
+        raise ValueError("template too long")
+    t = <uint8_t*>malloc(len(data) + COPY_SLACK)
+    if t == NULL:
+        raise MemoryError()
+    memset(t, 0, len(data) + COPY_SLACK)
+    memcpy(t, <const uint8_t*>data, len(data))
+    return t
+
+
+cdef inline int _make(PacketPool pool, Batch* b, int n, const uint8_t* t, uint32_t length) noexcept:
+    """Pop n buffers into b and fill them with the template, timestamped (the source)."""
+    cdef Anno* anno = pool.anno
+    cdef uint64_t ts = realtime_ns()
+    cdef uint32_t x
+    cdef int i
+    n = pool.alloc_n(b.idx, n)
+    for i in range(n):
+        x = b.idx[i]
+        pool.init_anno(x, length)
+        anno[x].timestamp = ts
+        copy_blocks(anno[x].data, t, length)
+    b.n = n
+    return n
+
+
+cdef inline uint64_t _count_and_free(PacketPool pool, Batch* b) noexcept:
+    """Sum the lengths (the counter), then free every buffer (the sink)."""
+    cdef Anno* anno = pool.anno
+    cdef uint64_t nbytes = 0
+    cdef uint32_t i
+    for i in range(b.n):
+        nbytes += anno[b.idx[i]].len
+    pool.free_batch(b)
+    return nbytes
+
+
+def source_counter_discard(PacketPool pool, bytes data, uint64_t limit, int burst=BATCH_MAX):
+    """Config (a) as one loop. Returns (packets, bytes, seconds)."""
+    cdef uint8_t* t = _template(data)
+    cdef Batch batch
+    cdef uint32_t length = len(data)
+    cdef uint64_t count = 0, nbytes = 0, start, end
+    cdef int n
+    if not 0 < burst <= BATCH_MAX:
+        c_free(t)
+        raise ValueError("bad burst")
+    start = monotonic_ns()
+    while count < limit:
+        n = burst if limit - count > <uint64_t>burst else <int>(limit - count)
+        n = _make(pool, &batch, n, t, length)
+        if n == 0:
+            break
+        count += n
+        nbytes += _count_and_free(pool, &batch)
+    end = monotonic_ns()
+    c_free(t)
+    return count, nbytes, (end - start) / 1e9
+
+
+def source_queue_unqueue(PacketPool pool, bytes data, uint64_t limit, uint32_t capacity=1024,
+                         int burst=BATCH_MAX):
+    """Config (d) as one loop: the indices also pass through a ring of
+    `capacity` packets (its size the next power of two), as Queue keeps them.
+    Returns (packets, bytes, seconds)."""
+    cdef uint8_t* t = _template(data)
+    cdef Batch batch, out
+    cdef uint32_t length = len(data)
+    cdef uint32_t size = 1, mask, room, k
+    cdef uint32_t* ring
+    cdef uint64_t head = 0, tail = 0
+    cdef uint64_t count = 0, nbytes = 0, start, end
+    cdef int n
+    if not 0 < burst <= BATCH_MAX or capacity == 0:
+        c_free(t)
+        raise ValueError("bad burst or capacity")
+    while size < capacity:
+        size <<= 1
+    mask = size - 1
+    ring = <uint32_t*>malloc(size * sizeof(uint32_t))
+    if ring == NULL:
+        c_free(t)
+        raise MemoryError()
+    start = monotonic_ns()
+    while count < limit:
+        n = burst if limit - count > <uint64_t>burst else <int>(limit - count)
+        n = _make(pool, &batch, n, t, length)
+        if n == 0:
+            break
+        # enqueue what fits; the rest is dropped, as Queue drops
+        room = capacity - <uint32_t>(tail - head)
+        if <uint32_t>n > room:
+            for k in range(room, <uint32_t>n):
+                pool.free(batch.idx[k])
+            n = room
+        ring_put(ring, mask, tail, batch.idx, n)
+        tail += n
+        # dequeue a burst
+        k = <uint32_t>(tail - head)
+        if k > <uint32_t>burst:
+            k = burst
+        ring_take(ring, mask, head, out.idx, k)
+        head += k
+        out.n = k
+        count += k
+        nbytes += _count_and_free(pool, &out)
+    end = monotonic_ns()
+    while head != tail:
+        pool.free(ring[head & mask])
+        head += 1
+    c_free(ring)
+    c_free(t)
+    return count, nbytes, (end - start) / 1e9

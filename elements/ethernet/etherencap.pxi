@@ -1,0 +1,71 @@
+# EXPORT_ELEMENT EtherEncap
+
+cdef class EtherEncap(Element):
+    """EtherEncap(ETHERTYPE, SRC, DST)
+
+    Encapsulates packets in an Ethernet header.
+
+    Ports: 1 input, 1 output. Processing: agnostic.
+
+    Prepends a 14-byte Ethernet header with destination DST, source SRC and
+    type ETHERTYPE (a number such as 0x0800) to each packet, and sets the MAC
+    header annotation. A packet that cannot grow is dropped (counted; the
+    pool's headroom failures). For IP packets you probably want ARPQuerier.
+
+    Handlers:
+      src, dst (read/write)   the addresses
+      ethertype (read/write)  the type, a number
+      drops (read)            packets dropped
+
+    Example:
+      EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2)
+    """
+
+    port_count = "1/1"
+    processing = "a/a"
+
+    cdef uint8_t header[ETHER_HEADER_LEN]
+    cdef readonly uint64_t drops
+
+    def configure(self, args):
+        ethertype = args.read_mp("ETHERTYPE", Int(0, 0xFFFF))
+        src = args.read_mp("SRC", ETHERADDR)
+        dst = args.read_mp("DST", ETHERADDR)
+        self._set(dst, src, ethertype)
+
+    def _set(self, bytes dst, bytes src, int ethertype):
+        memcpy(self.header, <const uint8_t*>dst, 6)
+        memcpy(&self.header[6], <const uint8_t*>src, 6)
+        store_be16(&self.header[12], ethertype)
+
+    cdef int process(self, Batch* b) except -1:
+        cdef PacketPool pool = self.pool
+        cdef Anno* anno = pool.anno
+        cdef uint32_t i, k = 0, x
+        cdef uint8_t* p
+        for i in range(b.n):
+            x = b.idx[i]
+            p = pool.push(x, ETHER_HEADER_LEN)
+            if p == NULL:
+                pool.free(x)
+                self.drops += 1
+                continue
+            memcpy(p, self.header, ETHER_HEADER_LEN)
+            anno[x].mac_off = <int32_t>anno[x].headroom
+            b.idx[k] = x
+            k += 1
+        b.n = k
+        return 0
+
+    def _ethertype(self) -> int:
+        return load_be16(&self.header[12])
+
+    def add_handlers(self):
+        h = lambda: bytes(self.header[:ETHER_HEADER_LEN])
+        self.add_read_handler("dst", lambda: unparse_ether(h()[0:6]))
+        self.add_read_handler("src", lambda: unparse_ether(h()[6:12]))
+        self.add_read_handler("ethertype", lambda: f"0x{self._ethertype():04X}")
+        self.add_read_handler("drops", lambda: self.drops)
+        self.add_write_handler("dst", lambda v: self._set(ETHERADDR(v.strip()), h()[6:12], self._ethertype()))
+        self.add_write_handler("src", lambda v: self._set(h()[0:6], ETHERADDR(v.strip()), self._ethertype()))
+        self.add_write_handler("ethertype", lambda v: self._set(h()[0:6], h()[6:12], Int(0, 0xFFFF)(v.strip())))

@@ -1,0 +1,1 @@
+"""Trace files: pcap (FromDump, ToDump) and Click IP summary dumps."""
