@@ -38,6 +38,7 @@ cdef class IPRewriterBase(Element):
     cdef readonly uint32_t capacity
     cdef readonly uint64_t reap_interval
     cdef uint64_t clock_skew
+    cdef bint clock_frozen          # tests: time moves only by set_clock/advance_clock
     cdef uint32_t rng
     cdef bint dst_anno
     cdef int reply_anno             # annotation byte for the reply anno, or -1
@@ -236,10 +237,18 @@ cdef class IPRewriterBase(Element):
 
     # ---- the clock -------------------------------------------------------------
     cdef inline uint64_t now_ns(self) noexcept:
+        if self.clock_frozen:
+            return self.clock_skew
         return monotonic_ns() + self.clock_skew
 
+    def set_clock(self, double seconds):
+        """Stop this element's clock at `seconds` (tests of expiry and of the
+        capacity policy run on simulated time)."""
+        self.clock_frozen = True
+        self.clock_skew = _ns(seconds)
+
     def advance_clock(self, double seconds):
-        """Move this element's clock forward (tests of expiry run on simulated time)."""
+        """Move this element's clock forward."""
         self.clock_skew += _ns(seconds)
 
     # ---- flows (C) ---------------------------------------------------------------
@@ -415,7 +424,7 @@ cdef class IPRewriterBase(Element):
         self._set_spec(i, spec)
         self.spec_texts[i] = value.strip()
 
-    cdef dict flow_info(self, uint32_t idx):
+    def flow_info(self, uint32_t idx):
         cdef Flow* f = &self.t.flows[idx]
         return {"key": [(host32(f.key[d].saddr), host16(f.key[d].sport), host32(f.key[d].daddr),
                          host16(f.key[d].dport)) for d in (0, 1)],
@@ -508,6 +517,7 @@ cdef class IPRewriterBase(Element):
         self.t.t = mine
         o.t = fresh
         self.clock_skew = o.clock_skew
+        self.clock_frozen = o.clock_frozen
         for k in range(self.nspecs):
             self.specs[k].count = o.specs[k].count if not recount else 0
         if recount:
@@ -644,3 +654,4 @@ cdef int push_tcpudp(IPRewriterBase e, int port, Batch* b) except -1:
         ports[i] = f.output[d]
     count_drops(e, ports, b.n)
     return push_by_port(e, b, ports)
+

@@ -41,7 +41,8 @@ cdef class ICMPRewriter(Element):
     port_count = "1/1-"
     processing = "h/h"
 
-    cdef list maps                  # rewriter elements
+    cdef list maps                  # rewriter elements (keeps map_refs alive)
+    cdef PyObject* map_refs[64]
     cdef int32_t offsets[64]
     cdef int nmaps
     cdef bint dst_anno
@@ -69,6 +70,7 @@ cdef class ICMPRewriter(Element):
             if len(self.maps) == 64:
                 raise self.error("too many rewriters (64 at most)")
             self.offsets[len(self.maps)] = off
+            self.map_refs[len(self.maps)] = <PyObject*>e
             self.maps.append(e)
         if not self.maps:
             raise self.error("no IP rewriters supplied")
@@ -101,7 +103,7 @@ cdef class ICMPRewriter(Element):
         cdef int d
         cdef uint16_t old_w[MAX_CHANGED_WORDS]
         cdef uint16_t new_w[MAX_CHANGED_WORDS]
-        cdef int n = 0, j
+        cdef int n = 0, j, w
         cdef int32_t unmapped = 1 if self.noutputs > 1 else -1
         iph = ip_header_of(a, &ihl, &tlen)
         if iph == NULL or iph[9] != IP_PROTO_ICMP:
@@ -133,13 +135,13 @@ cdef class ICMPRewriter(Element):
                 use_transport = True
         ref = 0
         for k in range(self.nmaps):
-            rw = <IPRewriterBase>self.maps[k]
-            if rw.have_table:
-                ref = rw.reply_entry(enc_p, &search)
+            if (<IPRewriterBase>self.map_refs[k]).have_table:
+                ref = (<IPRewriterBase>self.map_refs[k]).reply_entry(enc_p, &search)
                 if ref:
                     break
         if ref == 0:
             return unmapped
+        rw = <IPRewriterBase>self.map_refs[k]
         f = &rw.t.flows[ref >> 1]
         d = ref & 1
         key_reverse(&new, &f.key[1 - d])        # the entry's rewritten flow
@@ -182,8 +184,8 @@ cdef class ICMPRewriter(Element):
                     j = 16 if enc_p == IP_PROTO_TCP else 6
                     old_w[n] = load_be16(enc_th + j)
                     new_w[n] = old_w[n]
-                    for k in range(1, n):
-                        new_w[n] = csum_update16(new_w[n], old_w[k], new_w[k])
+                    for w in range(1, n):
+                        new_w[n] = csum_update16(new_w[n], old_w[w], new_w[w])
                     if enc_p == IP_PROTO_UDP and new_w[n] == 0:
                         new_w[n] = 0xFFFF
                     store_be16(enc_th + j, new_w[n])

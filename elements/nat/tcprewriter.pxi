@@ -136,7 +136,7 @@ def update_seqno_delta(IPRewriterBase e, saddr, int sport, daddr, int dport, tri
         else:
             if e.t.seqs_used == 0:
                 e.t.seqs_used = 1           # record 0 means "none"
-            if e.t.seqs_used == e.t.seqs_cap:
+            if e.t.seqs_used >= e.t.seqs_cap:
                 grown = <SeqTransitions*>realloc(e.t.seqs, 2 * (e.t.seqs_cap + 4) * sizeof(SeqTransitions))
                 if grown == NULL:
                     raise MemoryError()
