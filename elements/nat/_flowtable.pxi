@@ -26,8 +26,10 @@
 cdef extern from *:
     """
     #define NAT_EMPTY 0ULL
+    #define nat_prefetch(p) __builtin_prefetch((p))
     """
     const uint64_t NAT_EMPTY
+    void nat_prefetch(const void* p) noexcept nogil
 
 
 cdef enum:
@@ -207,6 +209,32 @@ cdef inline uint32_t table_lookup(const FlowTable* t, const FlowKey* k, uint8_t 
             if f.proto == proto and key_eq(&f.key[slot_ref(s) & 1], k):
                 return slot_ref(s)
         i = (i + 1) & t.slot_mask
+
+
+cdef inline uint32_t key_tag(const FlowTable* t, const FlowKey* k, uint8_t proto) noexcept nogil:
+    return <uint32_t>(key_hash(t, k, proto) >> 32)
+
+
+cdef inline uint32_t table_candidate(const FlowTable* t, uint32_t tag) noexcept nogil:
+    """The first entry whose tag matches (0 if none): batch loops prefetch its
+    flow before checking the key with flow_matches, so the misses of a batch
+    overlap."""
+    cdef uint32_t i = tag & t.slot_mask
+    cdef uint64_t s
+    while True:
+        s = t.slots[i]
+        if s == NAT_EMPTY:
+            return 0
+        if slot_tag(s) == tag:
+            return slot_ref(s)
+        i = (i + 1) & t.slot_mask
+
+
+cdef inline bint flow_matches(const FlowTable* t, uint32_t ref, const FlowKey* k, uint8_t proto) noexcept nogil:
+    """Whether entry ref is a live flow's entry for key k."""
+    cdef const Flow* f = &t.flows[ref >> 1]
+    return (ref >> 1) < t.flows_used and f.heap != FLOW_FREE and f.proto == proto \
+        and key_eq(&f.key[ref & 1], k)
 
 
 cdef inline void slots_insert(FlowTable* t, uint32_t tag, uint32_t ref) noexcept nogil:

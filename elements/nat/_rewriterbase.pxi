@@ -15,6 +15,7 @@ cdef enum:
     MODE_ADDR = 3           # IPAddrRewriter: source address (replies: destination)
     MODE_ADDRPAIR = 4       # IPAddrPairRewriter: address pair
     MODE_PING = 5           # ICMPPingRewriter: addresses and echo identifier
+    PREFETCH_AHEAD = 6      # packets between a prefetch and its use
     IP_PROTO_DCCP = 33
 
 
@@ -593,26 +594,35 @@ cdef int count_drops(IPRewriterBase e, const int32_t* ports, uint32_t n) noexcep
 cdef int push_tcpudp(IPRewriterBase e, int port, Batch* b) except -1:
     """IPRewriter, TCPRewriter and UDPRewriter: look up each packet's flow,
     make one from the input spec if there is none, rewrite the packet (Click's
-    TCPFlow/UDPFlow::apply) and send it out of the flow's output."""
+    TCPFlow/UDPFlow::apply) and send it out of the flow's output.
+
+    The table's cache misses overlap: after parsing and hashing the whole
+    batch, one loop prefetches the index slot of packet i + 2 * PREFETCH_AHEAD,
+    finds the candidate entry of packet i + PREFETCH_AHEAD and prefetches its
+    flow, and handles packet i."""
     cdef FlowTable* t = &e.t
     cdef Anno* anno = e.pool.anno
     cdef Anno* a
     cdef int32_t ports[BATCH_MAX]
+    cdef uint8_t* iphs[BATCH_MAX]
+    cdef FlowKey keys[BATCH_MAX]
+    cdef uint32_t tags[BATCH_MAX]
+    cdef uint32_t refs[BATCH_MAX]
     cdef uint64_t now = e.now_ns()
     cdef int mode = e.mode
     cdef bint dst_anno = e.dst_anno
     cdef int reply_anno = e.reply_anno
     cdef uint8_t* iph
     cdef uint8_t* th
-    cdef uint32_t ihl, ref, flow, i
+    cdef uint32_t ihl, ref, flow, i, j, n = b.n
     cdef int32_t tlen
     cdef uint8_t proto, kproto, kind
-    cdef FlowKey key
     cdef Flow* f
     cdef int d
-    for i in range(b.n):
+    for i in range(n):
         a = &anno[b.idx[i]]
         iph = ip_header_of(a, &ihl, &tlen)
+        iphs[i] = NULL
         if iph == NULL:
             ports[i] = e.unmapped(port)
             continue
@@ -623,14 +633,35 @@ cdef int push_tcpudp(IPRewriterBase e, int port, Batch* b) except -1:
                 or not is_first_fragment(iph) or tlen < 8):
             ports[i] = e.unmapped(port)
             continue
+        iphs[i] = iph
+        memcpy(&keys[i].saddr, iph + 12, 8)
+        memcpy(&keys[i].sport, iph + ihl, 4)
+        tags[i] = key_tag(t, &keys[i], 0 if mode == MODE_UDP else proto)
+    for j in range(n + 2 * PREFETCH_AHEAD):
+        if j < n and iphs[j] != NULL:
+            nat_prefetch(&t.slots[tags[j] & t.slot_mask])
+        if PREFETCH_AHEAD <= j < n + PREFETCH_AHEAD and iphs[j - PREFETCH_AHEAD] != NULL:
+            i = j - PREFETCH_AHEAD
+            refs[i] = table_candidate(t, tags[i])
+            nat_prefetch(&t.flows[refs[i] >> 1])
+        if j < 2 * PREFETCH_AHEAD or iphs[j - 2 * PREFETCH_AHEAD] == NULL:
+            continue
+        i = j - 2 * PREFETCH_AHEAD
+        iph = iphs[i]
+        a = &anno[b.idx[i]]
+        ihl = (iph[0] & 15) << 2
+        tlen = <int32_t>(a.data + a.len - iph) - <int32_t>ihl
         th = iph + ihl
-        memcpy(&key.saddr, iph + 12, 8)
-        memcpy(&key.sport, th, 4)
+        proto = iph[9]
         kproto = 0 if mode == MODE_UDP else proto
-        ref = table_lookup(t, &key, kproto)
+        ref = refs[i]
+        # the candidate may be a tag collision, or stale after flows made
+        # earlier in this batch: then look the key up properly
+        if ref == 0 or not flow_matches(t, ref, &keys[i], kproto):
+            ref = table_lookup(t, &keys[i], kproto)
         if ref == 0:
             kind = KIND_TCP if proto == IP_PROTO_TCP and mode != MODE_UDP else KIND_UDP
-            flow = e.new_flow(port, &key, kproto, proto, kind, now, a, &ports[i])
+            flow = e.new_flow(port, &keys[i], kproto, proto, kind, now, a, &ports[i])
             if flow == 0:
                 continue
             ref = flow << 1
@@ -652,6 +683,5 @@ cdef int push_tcpudp(IPRewriterBase e, int port, Batch* b) except -1:
             udp_track(f, d)
         flow_touch(t, flow, now)
         ports[i] = f.output[d]
-    count_drops(e, ports, b.n)
+    count_drops(e, ports, n)
     return push_by_port(e, b, ports)
-
