@@ -93,8 +93,11 @@ class Args:
     """Read an element's arguments the way Click's Args class does."""
 
     def __init__(self, config: str, *, context: str = "", location: Location = NOWHERE,
-                 resolver=None):
+                 resolver=None, names=None):
         self.config = config
+        # names(text, kinds) -> address text or None: mnemonic addresses
+        # (AddressInfo) for the address types, tried when a literal fails
+        self.names = names
         self.context = context
         self.location = location
         self.resolver = resolver
@@ -158,6 +161,15 @@ class Args:
             return self._element(keyword, text)
         try:
             return type_(text)
+        except ArgError as e:
+            kinds = _ADDRESS_KINDS.get(type_)
+            named = self.names(text.strip(), kinds) if kinds and self.names is not None else None
+            if named is None:
+                raise self.error(keyword, str(e) or "parse error") from None
+        except (ValueError, TypeError, OverflowError) as e:
+            raise self.error(keyword, f"parse error ({e})") from None
+        try:
+            return type_(named)
         except ArgError as e:
             raise self.error(keyword, str(e) or "parse error") from None
         except (ValueError, TypeError, OverflowError) as e:
@@ -620,3 +632,7 @@ def Keyword(*choices: str):
     parse.__name__ = "Keyword"
     return parse
 
+
+# The kinds of AddressInfo entry each address type can use, in order of preference.
+_ADDRESS_KINDS = {IPADDR: ("ip",), IPPREFIX: ("ipnet",), IPADDR_OR_PREFIX: ("ipnet", "ip"),
+                  ETHERADDR: ("eth",), IP6ADDR: ("ip6",), IP6PREFIX: ("ip6net",)}

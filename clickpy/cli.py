@@ -35,8 +35,10 @@ Commands:
   flatten    Print the configuration as a flat Click configuration.
   elements   List the element classes, or print one class's documentation.
   viz        Draw the configuration's graph (Graphviz .dot or .svg).
-  handler    Read or write handlers of a running router (not yet available).
-  top        Live view of a running router (not yet available).
+  handler    Read or write handlers of a running router (its ControlSocket).
+  top        Live view of a running router's counters and rates.
+  appliance  Build a bootable VM image for a configuration, or boot one
+             (`clickpy appliance build CONFIG -o DIR`, `... run DIR --nic TAP`).
 
 Options for run, check, flatten and viz:
   -f, --file FILE               Read router configuration from FILE.
@@ -50,8 +52,13 @@ Options for run:
   -o, --output FILE             Write flat configuration to FILE.
   -q, --quit                    Initialize, then quit without running.
   -t, --time                    Print how long the driver ran.
-  -p, --port PORT               Listen for control connections on TCP port.
+  -p, --port [ADDR:]PORT        Listen for control connections on TCP port
+                                (on 127.0.0.1 unless ADDR is given).
   -u, --unix-socket FILE        Listen for control connections on Unix socket.
+  -a, --allow-reconfigure       Provide a writable 'hotconfig' handler.
+      --metrics [ADDR:]PORT     Serve every numeric handler to Prometheus.
+      --user NAME               Drop root privileges to NAME once initialized.
+      --log-level LEVEL         debug, info, warning (default) or error.
   -j, --threads N               Run N worker processes.
       --pool N                  Use a pool of N packet buffers (also for check).
       --help                    Print this message and exit.
@@ -61,8 +68,24 @@ Options for run:
 VERSION = "0.1"
 
 
+# Exit statuses of `clickpy run`: what failed.
+EXIT_OK = 0
+EXIT_CONFIG = 1          # the configuration did not parse, check or initialize
+EXIT_USAGE = 2           # bad command line (handler, top)
+EXIT_PRIVILEGES = 3      # --user could not drop privileges
+EXIT_INTERNAL = 70       # a bug in clickpy (EX_SOFTWARE)
+
+
 class _Fail(Exception):
     """A user-facing error: print the message and exit 1."""
+
+
+class _Exit(Exception):
+    """A user-facing error with its own exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # Set by main() when the command has the process to itself: start-up creates many
@@ -126,6 +149,9 @@ _RUN = dict(_COMMON, **{
     "u": ("unix", True, True), "unix-socket": ("unix", True, True),
     "j": ("threads", True, False), "threads": ("threads", True, False),
     "v": ("version", False, False), "version": ("version", False, False),
+    "a": ("allow", False, False), "allow-reconfigure": ("allow", False, False),
+    "metrics": ("metrics", True, False), "user": ("user", True, False),
+    "log-level": ("log_level", True, False),
     "pool": ("pool", True, False),
 })
 _CHECK = dict(_COMMON, pool=("pool", True, False))
@@ -383,17 +409,71 @@ def _control_sockets(graph, opts: dict) -> None:
     loc = Location("<command line>")
     n = 0
     for port in opts.get("port", []):
-        p = port[:-1] if port.endswith("+") else port
-        if not (p.isascii() and p.isdigit() and len(p) < 6 and 0 < int(p) < 65536):
-            raise _Fail(f"'--port' expects a TCP port number, not '{port}'")
+        address, port_text = _address_port(port, "--port", allow_plus=True)
         name = "click_driver@@ControlSocket" + (f"@{n}" if n else "")
-        graph.elements.append(ElementDecl(name, "ControlSocket", f"TCP, {port}", loc))
+        config = f"TCP, {port_text}" + (f", ADDRESS {address}" if address else "")
+        graph.elements.append(ElementDecl(name, "ControlSocket", config, loc))
         n += 1
     for path in opts.get("unix", []):
         name = "click_driver@@ControlSocket" + (f"@{n}" if n else "")
         graph.elements.append(ElementDecl(name, "ControlSocket",
                                           f"UNIX, {path if is_word(path) else quote(path)}", loc))
         n += 1
+
+
+def _address_port(text: str, option: str, allow_plus: bool = False) -> tuple[str, str]:
+    """'PORT' or 'ADDR:PORT' ('[v6]:PORT') -> (address or '', port text)."""
+    address, colon, port = text.rpartition(":")
+    if not colon:
+        address, port = "", text
+    address = address.strip("[]")
+    p = port[:-1] if allow_plus and port.endswith("+") else port
+    if not (p.isascii() and p.isdigit() and len(p) < 6 and 0 < int(p) < 65536):
+        raise _Fail(f"'{option}' expects a TCP port number or ADDR:PORT, not '{text}'")
+    return address, port
+
+
+def _drop_privileges(user: str) -> None:
+    """Become `user` (and its groups) once devices and sockets are open."""
+    import pwd
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        raise _Exit(EXIT_PRIVILEGES, f"--user: no user named '{user}'") from None
+    try:
+        os.setgroups(os.getgrouplist(pw.pw_name, pw.pw_gid))
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    except OSError as e:
+        raise _Exit(EXIT_PRIVILEGES, f"--user {user}: {e.strerror}") from None
+
+
+class Log:
+    """Leveled messages on stderr. Under systemd (JOURNAL_STREAM set) each
+    line starts with its syslog priority as <N>, which journald reads."""
+
+    LEVELS = {"debug": 7, "info": 6, "warning": 4, "error": 3}
+
+    def __init__(self, level_name: str | None) -> None:
+        name = (level_name or "warning").lower()
+        if name not in self.LEVELS:
+            raise _Fail(f"'--log-level' expects debug, info, warning or error, not '{level_name}'")
+        self.threshold = self.LEVELS[name]
+        self.journal = bool(os.environ.get("JOURNAL_STREAM"))
+
+    def log(self, level: str, message: str) -> None:
+        priority = self.LEVELS[level]
+        if priority > self.threshold:
+            return
+        if self.journal:
+            text = "".join(f"<{priority}>{line}\n" for line in message.splitlines())
+        else:
+            text = f"{PROG}: {level}: {message}\n"
+        _write(sys.stderr, text)
+        sys.stderr.flush()
+
+    def warning(self, message: str) -> None:
+        self.log("warning", message)
 
 
 def _write_output(path: str, text: str) -> None:
@@ -416,6 +496,8 @@ def cmd_run(argv: list[str]) -> int:
         _write(sys.stdout, f"clickpy {VERSION}\n")
         return 0
     warnings = _warnings_on(opts)
+    log = Log(opts.get("log_level"))
+    metrics_at = _address_port(opts["metrics"], "--metrics") if "metrics" in opts else None
     graph, name, text = _load(opts, pos)
     _print_diagnostics(graph.warnings, warnings)
     if "output" in opts:
@@ -423,9 +505,32 @@ def cmd_run(argv: list[str]) -> int:
         flat = unparse(graph)
     _control_sockets(graph, opts)
     router = _make_router(graph, text, opts)
+    live = None
+    if not opts.get("quit"):
+        from clickpy.hotswap import LiveRouter
+        source, is_expr, defines = _config_source(opts, pos)
+        live = LiveRouter(router, config_file=None if is_expr or source in (None, "-") else source,
+                          allow_hotconfig=bool(opts.get("allow")), defines=defines,
+                          search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
+                          log=log.warning, graph_hook=lambda g: _control_sockets(g, opts))
     _router_ready()
+    metrics = None
     status = 0
     try:
+        if metrics_at is not None:
+            from clickpy.metrics import MetricsServer
+            try:
+                metrics = MetricsServer(lambda: live.router if live else router,
+                                        metrics_at[0] or "127.0.0.1", int(metrics_at[1]))
+            except ImportError:
+                raise _Exit(EXIT_CONFIG, "--metrics needs the prometheus-client package") from None
+            except OSError as e:
+                raise _Exit(EXIT_CONFIG, f"--metrics {opts['metrics']}: {e.strerror or e}") from None
+            metrics.install(router)
+            if live is not None:
+                live.on_install.append(metrics.install)
+        if "user" in opts:
+            _drop_privileges(opts["user"])
         if "output" in opts:
             _write_output(opts["output"], flat)
         timing = opts.get("time")
@@ -436,7 +541,9 @@ def cmd_run(argv: list[str]) -> int:
             t0 = time.monotonic()
         if not opts.get("quit"):
             if graph.elements:
-                router.run()
+                live.run()
+                router = live.router          # the configuration running last
+                graph = router.graph
             elif warnings:
                 _eprint(f"{PROG}: warning: {name}: configuration has no elements, exiting")
         if timing:
@@ -453,7 +560,9 @@ def cmd_run(argv: list[str]) -> int:
         sys.stdout.flush()
     finally:
         try:
-            router.cleanup()
+            if metrics is not None:
+                metrics.close()
+            (live or router).cleanup()
         except Exception as e:  # cleanup problems must not hide the run's result
             _eprint(f"{PROG}: warning: cleanup failed: {e}")
     return status
@@ -580,11 +689,6 @@ def cmd_viz(argv: list[str]) -> int:
     return 0
 
 
-def cmd_reserved(name: str) -> int:
-    _eprint(f"{PROG}: '{name}' is not implemented yet")
-    return 2
-
-
 COMMANDS = {"run": cmd_run, "check": cmd_check, "flatten": cmd_flatten,
             "elements": cmd_elements, "viz": cmd_viz}
 
@@ -601,7 +705,15 @@ def _main(argv: list[str]) -> int:
         _write(sys.stdout, f"clickpy {VERSION}\n")
         return 0
     if cmd in ("handler", "top"):
-        return cmd_reserved(cmd)
+        from clickpy import ctlcli
+        try:
+            return (ctlcli.cmd_handler if cmd == "handler" else ctlcli.cmd_top)(argv[1:])
+        except ctlcli.UsageError as e:
+            _eprint(f"{PROG} {cmd}: {e}")
+            return EXIT_USAGE
+    if cmd == "appliance":
+        from clickpy.appliance.cli import main as appliance_main
+        return appliance_main(argv[1:])
     func = COMMANDS.get(cmd)
     if func is None:
         return cmd_run(argv)          # `clickpy FILE ...` as `click FILE ...`
@@ -628,6 +740,9 @@ def main(argv: list[str] | None = None) -> int:
     except _Fail as e:
         _eprint(f"{PROG}: {e}")
         return 1
+    except _Exit as e:
+        _eprint(f"{PROG}: {e}")
+        return e.status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -638,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as e:
         _eprint(f"{PROG}: internal error: {type(e).__name__}: {e}")
-        return 1
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,14 @@ class HandlerError(Exception):
     """A handler read or write failed; the message is for the user."""
 
 
+class _ReadWithParams:
+    """Marks a read handler that takes parameters (Click's READ_PARAM)."""
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
 # ---------------------------------------------------------------- scheduler
 cdef class Scheduler:
     def __cinit__(self):
@@ -437,8 +445,10 @@ cdef class Element:
             self.pool.batch_put(b)
 
     # ---- handlers ----------------------------------------------------------
-    def add_read_handler(self, str name, fn) -> None:
-        self._read_handlers[name] = fn
+    def add_read_handler(self, str name, fn, bint params=False) -> None:
+        """fn() returns the value; with params=True, fn(params) gets the text
+        after the handler name (Click's read handlers with parameters)."""
+        self._read_handlers[name] = _ReadWithParams(fn) if params else fn
 
     def add_write_handler(self, str name, fn) -> None:
         self._write_handlers[name] = fn
@@ -480,34 +490,34 @@ cdef class Element:
     def handler_names(self) -> list:
         return sorted(set(self._read_handlers) | set(self._write_handlers))
 
-    def read_handler(self, str name, param=None) -> str:
-        """Read a handler; `param` is passed to handlers that take a parameter
-        (Click's read-with-parameter handlers, such as a route table's lookup)."""
+    def read_handler(self, str name, str params="") -> str:
         fn = self._read_handlers.get(name)
         if fn is None:
             if name in self._write_handlers:
                 raise HandlerError(f"{self.name}.{name}: handler is write-only")
             raise HandlerError(f"no handler {self.name}.{name}")
-        try:
-            value = fn() if param is None else fn(param)
-        except TypeError:
-            if param is None:
-                raise
-            raise HandlerError(f"{self.name}.{name}: handler takes no parameter") from None
+        if isinstance(fn, _ReadWithParams):
+            value = (<object>fn).fn(params)
+        elif params:
+            raise HandlerError(f"read handler '{self.name}.{name}' does not take parameters")
+        else:
+            value = fn()
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, bytes):
             return value.decode("latin-1")
         return str(value)
 
-    def write_handler(self, str name, str value) -> None:
+    def write_handler(self, str name, str value):
+        """Call a write handler; returns what it returns (None, or a
+        clickpy.control.Pending for handlers that finish later)."""
         fn = self._write_handlers.get(name)
         if fn is None:
             if name in self._read_handlers:
                 raise HandlerError(f"{self.name}.{name}: handler is read-only")
             raise HandlerError(f"no handler {self.name}.{name}")
         try:
-            fn(value)
+            return fn(value)
         except (HandlerError, ConfigError):
             raise
         except (ValueError, TypeError, KeyError) as e:
@@ -515,6 +525,9 @@ cdef class Element:
 
     def has_read_handler(self, str name) -> bool:
         return name in self._read_handlers
+
+    def read_handler_takes_params(self, str name) -> bool:
+        return isinstance(self._read_handlers.get(name), _ReadWithParams)
 
     def has_write_handler(self, str name) -> bool:
         return name in self._write_handlers

@@ -62,12 +62,16 @@ class _UnionFind:
 class Router:
     def __init__(self, graph: FlatGraph, *, pool=None, pool_size: int | None = None,
                  big_pool_size: int | None = None, warnings: bool = True,
-                 config_text: str | None = None) -> None:
+                 config_text: str | None = None, hotswap_router: "Router | None" = None) -> None:
         from clickpy.element import Scheduler
         from clickpy.driver import Driver
 
         self.graph = graph
         self.config_text = config_text
+        # The running router this one will replace (hot reconfiguration): elements
+        # that hold exclusive resources (listening sockets, devices) look for their
+        # same-named predecessor here in initialize and take its resource in take_state.
+        self.hotswap_router = hotswap_router
         self.show_warnings = warnings
         self.warnings: list[Diagnostic] = []
         self.elements: list = []
@@ -259,7 +263,8 @@ class Router:
         errors: list[Diagnostic] = []
         for elem in sorted(self.elements, key=lambda e: type(e).configure_phase):
             args = Args(elem.config_string, context=f"{elem.name} :: {type(elem).__name__}",
-                        location=elem.location, resolver=self._resolve_element)
+                        location=elem.location, resolver=self._resolve_element,
+                        names=lambda text, kinds, elem=elem: self._address_name(elem, text, kinds))
             try:
                 elem.configure(args)
                 args.complete()
@@ -269,6 +274,20 @@ class Router:
                 errors.append(Diagnostic(elem.location, f"{elem.name} :: {type(elem).__name__}: {e}"))
         if errors:
             raise ConfigError(errors)
+
+    def _address_name(self, elem, text: str, kinds: tuple) -> str | None:
+        """An address for a mnemonic name, from the AddressInfo elements whose
+        compound contains elem (innermost first), as Click's AddressInfo."""
+        scope = elem.name
+        while True:
+            scope = scope.rpartition("/")[0]
+            for info in self.elements:
+                if hasattr(info, "lookup_address") and info.name.rpartition("/")[0] == scope:
+                    found = info.lookup_address(text, kinds)
+                    if found is not None:
+                        return found
+            if not scope:
+                return None
 
     def _resolve_element(self, name: str):
         elem = self.by_name.get(name)
@@ -418,13 +437,49 @@ class Router:
         r["config"] = lambda: self.config_text if self.config_text is not None else unparse(self.graph)
         r["flatconfig"] = lambda: unparse(self.graph)
         r["requirements"] = lambda: "\n".join(self.graph.requirements)
-        r["handlers"] = lambda: "\n".join(sorted(set(r) | set(self._global_write)))
+        r["handlers"] = lambda: "\n".join(
+            f"{n}\t{'r' if n in r else ''}{'w' if n in self._global_write else ''}"
+            for n in sorted(set(r) | set(self._global_write)))
         r["pool"] = lambda: "\n".join(f"{k}\t{v}" for k, v in self.pool.stats().items())
         r["pool_size"] = lambda: self.pool.size
         r["pool_free"] = lambda: self.pool.free_count
         r["runcount"] = lambda: self.driver.runcount
         r["run_seconds"] = lambda: f"{self.driver.run_seconds:.9f}"
         self._global_write["stop"] = lambda value: self.driver.stop()
+
+    def add_global_handler(self, name: str, read: Callable | None = None,
+                           write: Callable | None = None) -> None:
+        """Add (or replace) a global handler such as `hotconfig`."""
+        if read is not None:
+            self._global_read[name] = read
+        if write is not None:
+            self._global_write[name] = write
+
+    def has_global_handler(self, name: str, write: bool = False) -> bool:
+        return name in (self._global_write if write else self._global_read)
+
+    def read_handler_of(self, elem, name: str, params: str = "") -> str:
+        """Read handler `name` of elem (None: a global handler), with Click's parameters."""
+        from clickpy.element import HandlerError
+        if elem is not None:
+            return elem.read_handler(name, params)
+        fn = self._global_read.get(name)
+        if fn is None:
+            raise HandlerError(f"no read handler '{name}'")
+        if params:
+            raise HandlerError(f"read handler '{name}' does not take parameters")
+        value = fn()
+        return value if isinstance(value, str) else str(value)
+
+    def write_handler_of(self, elem, name: str, value: str):
+        """Write handler `name` of elem (None: global); returns the handler's result."""
+        from clickpy.element import HandlerError
+        if elem is not None:
+            return elem.write_handler(name, value)
+        fn = self._global_write.get(name)
+        if fn is None:
+            raise HandlerError(f"no write handler '{name}'")
+        return fn(value)
 
     def handler_names(self) -> list[str]:
         names = sorted(set(self._global_read) | set(self._global_write))
@@ -442,13 +497,12 @@ class Router:
             raise HandlerError(f"no element named '{name}'")
         return elem, handler
 
-    def handler(self, full: str, param: str | None = None) -> str:
-        """Read a handler: 'elem.name' or a global handler like 'list'; `param`
-        goes to handlers that take one (e.g. 'rt.lookup' with an address)."""
+    def handler(self, full: str, params: str = "") -> str:
+        """Read a handler: 'elem.name' or a global handler like 'list'."""
         from clickpy.element import HandlerError
         elem, name = self._split(full)
         if elem is not None:
-            return elem.read_handler(name, param)
+            return elem.read_handler(name, params)
         fn = self._global_read.get(name)
         if fn is None:
             if name in self._global_write:
@@ -459,13 +513,13 @@ class Router:
 
     read = handler
 
-    def write(self, full: str, value: str = "") -> None:
+    def write(self, full: str, value: str = ""):
+        """Write a handler; returns its result (None, or a Pending that finishes later)."""
         from clickpy.element import HandlerError
         elem, name = self._split(full)
         if elem is not None:
-            elem.write_handler(name, value)
-            return
+            return elem.write_handler(name, value)
         fn = self._global_write.get(name)
         if fn is None:
             raise HandlerError(f"no write handler '{name}'")
-        fn(value)
+        return fn(value)

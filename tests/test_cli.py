@@ -215,12 +215,15 @@ def test_control_socket_options_add_click_driver_elements():
         ("click_driver@@ControlSocket", "ControlSocket", "TCP, 7777"),
         ("click_driver@@ControlSocket@1", "ControlSocket", "TCP, 8000+"),
         ("click_driver@@ControlSocket@2", "ControlSocket", 'UNIX, "/tmp/my socket"')]
+    graph = FlatGraph()
+    cli._control_sockets(graph, {"port": ["127.0.0.2:7777", "[::1]:7778"]})
+    assert [e.config for e in graph.elements] == ["TCP, 7777, ADDRESS 127.0.0.2", "TCP, 7778, ADDRESS ::1"]
 
 
 def test_bad_port_option(capsys):
     for bad in ("x", "0", "65536", "٣"):
         assert run(capsys, "run", "-p", bad, "-e", CHAIN)[2] == \
-            f"clickpy: '--port' expects a TCP port number, not '{bad}'\n"
+            f"clickpy: '--port' expects a TCP port number or ADDR:PORT, not '{bad}'\n"
 
 
 def test_internal_error_is_one_line_and_cleans_up(capsys, monkeypatch, pool_accounting):
@@ -228,7 +231,8 @@ def test_internal_error_is_one_line_and_cleans_up(capsys, monkeypatch, pool_acco
         raise RuntimeError("boom")
     monkeypatch.setattr(Router, "run", broken_run)
     status, _, err = run(capsys, "run", "-e", CHAIN)
-    assert (status, err) == (1, "clickpy: internal error: RuntimeError: boom\n")
+    # 70 (EX_SOFTWARE): a bug, not a bad configuration
+    assert (status, err) == (cli.EXIT_INTERNAL, "clickpy: internal error: RuntimeError: boom\n")
     (router,) = pool_accounting
     assert router._cleaned
 
@@ -403,7 +407,7 @@ def test_help_version_and_reserved_commands(capsys):
     assert run(capsys)[0] == 1
     assert run(capsys, "--version")[1].startswith("clickpy ")
     assert run(capsys, "handler")[0] == 2
-    assert run(capsys, "top")[2] == "clickpy: 'top' is not implemented yet\n"
+    assert run(capsys, "top")[:2] == (2, "")         # no router named: a usage error
 
 
 # ---------------------------------------------------------------------------

@@ -258,3 +258,19 @@ def test_arpprint_lines(tmp_path):
         "me: 00-00-00-00-00-00 > FF-FF-FF-FF-FF-FF: truncated-arp (2)",
     ]
     assert len(out(r, "s")) == 5          # every packet passes through
+
+
+def test_hot_swap_carries_the_table_and_the_waiting_packets():
+    from test_traces_pcap import hot_swap
+    old = querier()
+    feed(old, "q", [is_at("10.0.0.7", "00:00:00:00:00:77")], port=1)
+    send_ip(old, [IP(dst="10.0.0.5") / UDP() / Raw(b"waiting")])
+    assert old.handler("q.length") == "1"
+    text = old.config_text
+    new = hot_swap(old, text)
+    assert new.handler("q.count") == "2" and new.handler("q.length") == "1"
+    feed(new, "q", [is_at("10.0.0.5", PEER_ETH)], port=1)
+    f, = [Ether(d) for d in out(new, "s")]
+    assert f.dst == PEER_ETH and bytes(f[UDP].payload) == b"waiting"
+    send_ip(new, [IP(dst="10.0.0.7") / UDP()])
+    assert Ether(out(new, "s")[1]).dst == "00:00:00:00:00:77"

@@ -42,13 +42,14 @@ def run(config, timeout=10, **kw):
     return r
 
 
+@pytest.mark.parametrize("mmap", ["false", "true"])
 @pytest.mark.parametrize("nano", [False, True])
 @pytest.mark.parametrize("endianness", ["<", ">"])
-def test_fromdump_reads_scapy_files_in_both_formats_and_byte_orders(tmp_path, nano, endianness):
+def test_fromdump_reads_scapy_files_in_both_formats_and_byte_orders(tmp_path, nano, endianness, mmap):
     pkts = frames(30)
     path = tmp_path / "in.pcap"
     write_pcap(path, pkts, nano=nano, endianness=endianness)
-    r = run(f"FromDump({path}, STOP true) -> s :: PacketSink;")
+    r = run(f"FromDump({path}, STOP true, MMAP {mmap}) -> s :: PacketSink;")
     got = r.element("s").packets
     assert [d for d, _ in got] == [bytes(p) for p in pkts]
     unit = 1 if nano else 1000
@@ -156,20 +157,21 @@ def test_force_ip_on_ethernet_sends_non_ip_to_output_1_or_drops(tmp_path):
     assert r2.handler("fd.drops") == "1"
 
 
-def test_truncated_file_ends_at_the_last_whole_packet(tmp_path):
+@pytest.mark.parametrize("mmap", ["false", "true"])
+def test_truncated_file_ends_at_the_last_whole_packet(tmp_path, mmap):
     pkts = frames(10)
     path = tmp_path / "t.pcap"
     write_pcap(path, pkts)
     size = os.path.getsize(path)
     with open(path, "r+b") as f:
         f.truncate(size - 5)                 # cut into the last packet's data
-    r = run(f"FromDump({path}, STOP true) -> s :: PacketSink;")
+    r = run(f"FromDump({path}, STOP true, MMAP {mmap}) -> s :: PacketSink;")
     assert [d for d, _ in r.element("s").packets] == [bytes(p) for p in pkts[:9]]
     assert any("truncated packet record" in w.message for w in r.warnings)
     # cut inside a record header
     with open(path, "r+b") as f:
         f.truncate(24 + 16 + len(bytes(pkts[0])) + 7)
-    r = run(f"FromDump({path}, STOP true) -> s :: PacketSink;")
+    r = run(f"FromDump({path}, STOP true, MMAP {mmap}) -> s :: PacketSink;")
     assert len(r.element("s").packets) == 1
     assert any("truncated" in w.message for w in r.warnings)
 
@@ -215,7 +217,7 @@ def test_random_bytes_after_a_valid_header_never_crash(tmp_path):
     for i in range(30):
         path = tmp_path / f"r{i}.pcap"
         path.write_bytes(header + bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 3000))))
-        r = run(f"FromDump({path}, STOP true) -> s :: PacketSink;")
+        r = run(f"FromDump({path}, STOP true, MMAP {'true' if i % 2 else 'false'}) -> s :: PacketSink;")
         for d, a in r.element("s").packets:
             assert len(d) <= 65535
         r.cleanup()
@@ -307,6 +309,21 @@ def test_timing_replays_at_the_recorded_pace(tmp_path):
     assert r.driver.run_seconds >= 0.8          # the third is due 1.2 s after the first
 
 
+def test_mmap_reads_across_windows_and_seeks(tmp_path):
+    # 9 MiB of 1500-byte frames: more than one 8 MiB window
+    pkts = [bytes(Ether() / IP(id=i % 65536) / Raw(bytes(1458))) for i in range(6300)]
+    path = tmp_path / "big.pcap"
+    write_pcap(path, pkts)
+    assert os.path.getsize(path) > 9 * 2**20
+    r = run(f"fd :: FromDump({path}, STOP true, MMAP true) -> s :: PacketSink;", timeout=60)
+    got = [d for d, _ in r.element("s").packets]
+    assert len(got) == len(pkts) and got == pkts
+    r.write("fd.filepos", str(24 + 3 * (16 + len(pkts[0]))))
+    r.write("fd.active", "true")               # STOP deactivated it
+    r.run(timeout=60)
+    assert r.element("s").packets[len(pkts)][0] == pkts[3]
+
+
 def test_pull_output_and_notifier(tmp_path):
     path = tmp_path / "p.pcap"
     pkts = frames(600)
@@ -384,3 +401,32 @@ def test_todump_write_error_is_reported_once_not_fatal(tmp_path):
     assert r.handler("c.count") == "50000"      # packets still flow on
     assert r.handler("t.active") == "false"
     assert sum("no more packets will be written" in w.message for w in r.warnings) == 1
+
+
+def hot_swap(old, text):
+    """What clickpy.hotswap does: the new router shares the old one's pool, its
+    elements take the state of their same-named predecessors, the old one goes."""
+    new = Router.from_string(text, pool=old.pool, hotswap_router=old)
+    for elem in new.elements:
+        prev = old.element(elem.name)
+        if prev is not None and type(prev) is type(elem):
+            elem.take_state(prev)
+    new.hotswap_router = None
+    old.cleanup()
+    return new
+
+
+def test_hot_swap_keeps_reading_and_writing_the_same_files(tmp_path):
+    pkts = frames(8)
+    src, out = tmp_path / "in.pcap", tmp_path / "out.pcap"
+    write_pcap(src, pkts, times=[(T0, i * 100000) for i in range(8)])     # 0.1 s apart
+    config = f"fd :: FromDump({src}, TIMING true, STOP true) -> c :: Counter -> td :: ToDump({out});"
+    old = Router.from_string(config)
+    old.run(timeout=0.25)
+    done_before = int(old.handler("c.count"))
+    assert 1 <= done_before < 8
+    new = hot_swap(old, config.replace("Counter", "Counter(COUNT_CALL 1000 c.reset)"))
+    new.run(timeout=10)
+    new.cleanup()
+    assert [d for d, _ in RawPcapReader(str(out))] == [bytes(p) for p in pkts]   # each once, in order
+    assert new.handler("td.count") == "8"

@@ -428,18 +428,46 @@ cdef class ARPQuerier(Element):
                     self._remove(&self.entries[i])
 
     def take_state(self, old):
-        """Keep the old element's known addresses (same IP and Ethernet address)."""
+        """Hot swap with the same IP and Ethernet address: take over the old
+        element's entries, with the packets waiting in them (the routers share
+        their pool), and its counters."""
         cdef ARPQuerier o
-        cdef uint32_t i
-        cdef uint64_t now = monotonic_ns()
+        cdef uint32_t i, x, nxt
+        cdef ArpEntry* oe
+        cdef ArpEntry* e
         if not isinstance(old, ARPQuerier):
             return
         o = <ARPQuerier>old
-        if o.my_ip != self.my_ip or memcmp(o.my_eth, self.my_eth, 6) != 0:
+        if o.my_ip != self.my_ip or memcmp(o.my_eth, self.my_eth, 6) != 0 or o.pool is not self.pool:
             return
         for i in range(o.nentries_cap):
-            if o.entries[i].used and o.entries[i].known and now - o.entries[i].live_at < self.timeout:
-                self._insert_known(o.entries[i].ip, bytes(o.entries[i].mac[:6]), o.entries[i].live_at)
+            oe = &o.entries[i]
+            if not oe.used:
+                continue
+            e = self._find(oe.ip)
+            if e == NULL:
+                e = self._create(oe.ip, oe.live_at)
+                if e == NULL:
+                    continue          # ENTRY_CAPACITY: the old element's cleanup drops its packets
+            memcpy(e.mac, oe.mac, 6)
+            e.known = oe.known
+            e.live_at = oe.live_at
+            e.polled_at = oe.polled_at
+            x = oe.head
+            while x != NO_PACKET:
+                nxt = o.pending_next[x]
+                self.pending_next[x] = NO_PACKET
+                if e.tail == NO_PACKET:
+                    e.head = x
+                else:
+                    self.pending_next[e.tail] = x
+                e.tail = x
+                e.npending += 1
+                self.npending += 1
+                x = nxt
+            o.npending -= oe.npending
+            oe.head = oe.tail = NO_PACKET
+            oe.npending = 0
         self.queries, self.responses, self.drops = o.queries, o.responses, o.drops
 
     # ---- handlers --------------------------------------------------------------

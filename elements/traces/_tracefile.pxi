@@ -17,6 +17,22 @@ cdef extern from "<fcntl.h>" nogil:
         O_TRUNC
         O_CLOEXEC
 
+cdef extern from "<sys/mman.h>" nogil:
+    void* c_mmap "mmap"(void* addr, size_t length, int prot, int flags, int fd, long offset)
+    int c_munmap "munmap"(void* addr, size_t length)
+    int c_madvise "madvise"(void* addr, size_t length, int advice)
+    void* MAP_FAILED
+    enum:
+        PROT_READ
+        MAP_SHARED
+        MAP_POPULATE
+        MADV_SEQUENTIAL
+
+cdef extern from "<sys/stat.h>" nogil:
+    cdef struct c_stat "stat":
+        long st_size
+    int c_fstat "fstat"(int fd, c_stat* st)
+
 cdef extern from "<errno.h>" nogil:
     int errno
     enum:
@@ -29,6 +45,8 @@ cdef extern from "<string.h>" nogil:
 cdef enum:
     SEEK_SET_ = 0
     READ_BLOCK = 1 << 18         # bytes per read(2) of a trace file
+    MMAP_WINDOW = 1 << 23        # bytes of a trace file mapped at a time (MMAP)
+    PAGE_MASK = 4095
     WRITE_BLOCK = 1 << 20        # bytes buffered before a write(2)
     SAMPLING_SHIFT = 28          # Click's fixed-point sampling probability
 
@@ -198,12 +216,19 @@ cdef class TraceReader:
     """A trace file read in large blocks (Click's FromFile): `buf[pos:end]`
     holds the unread bytes; `fill(n)` makes n of them available with one
     read(2) per block, never per packet. Compressed files (gzip, bzip2, xz)
-    are read through a decompressing child process, standard input as `-`."""
+    are read through a decompressing child process, standard input as `-`.
+
+    With `mmap`, a regular file is instead mapped in 8 MiB windows, so the
+    kernel copies nothing: faster, but if another process truncates the file
+    while it is mapped, reading the lost pages kills the process (SIGBUS);
+    hence off by default, as in Click on Linux."""
     cdef int fd
     cdef uint8_t* buf
     cdef size_t cap
     cdef size_t pos, end
     cdef uint64_t buf_offset          # file offset of buf[0]
+    cdef bint mapped                  # buf is a window of the file mapped in memory
+    cdef readonly bint has_slack      # COPY_SLACK readable bytes follow buf[end]
     cdef readonly bint at_eof
     cdef readonly int read_errno
     cdef readonly str filename
@@ -214,12 +239,21 @@ cdef class TraceReader:
         self.fd = -1
 
     def __dealloc__(self):
+        self._unmap()
         c_free(self.buf)
         if self.fd > 2:
             c_close(self.fd)
 
-    def open(self, str filename) -> None:
-        """Open filename (`-` = standard input); OSError if that fails."""
+    cdef void _unmap(self) noexcept:
+        if self.mapped:
+            if self.buf != NULL:
+                c_munmap(self.buf, self.end)
+            self.buf = NULL
+            self.mapped = False
+
+    def open(self, str filename, bint mmap=False) -> None:
+        """Open filename (`-` = standard input); OSError if that fails.
+        With mmap, a regular uncompressed file is mapped instead of read."""
         import os
         import subprocess
         self.close()
@@ -243,17 +277,25 @@ cdef class TraceReader:
                 import stat
                 if stat.S_ISREG(st.st_mode):
                     self.size = st.st_size
+        self.pos = self.end = 0
+        self.buf_offset = 0
+        self.at_eof = False
+        self.read_errno = 0
+        if mmap and self.size >= 0:
+            self.mapped = True
+            self.has_slack = False
+            c_free(self.buf)
+            self.buf = NULL
+            return
+        self.has_slack = True
         if self.buf == NULL:
             self.cap = READ_BLOCK
             self.buf = <uint8_t*>malloc(self.cap + COPY_SLACK)
             if self.buf == NULL:
                 raise MemoryError()
-        self.pos = self.end = 0
-        self.buf_offset = 0
-        self.at_eof = False
-        self.read_errno = 0
 
     def close(self) -> None:
+        self._unmap()
         if self.fd > 2:
             c_close(self.fd)
         self.fd = -1
@@ -281,11 +323,17 @@ cdef class TraceReader:
     def seek(self, uint64_t offset) -> None:
         if self.size < 0:
             raise OSError(29, f"{self.filename}: cannot seek in a pipe or a compressed file")
-        if c_lseek(self.fd, <long>offset, SEEK_SET_) < 0:
+        if not self.mapped and c_lseek(self.fd, <long>offset, SEEK_SET_) < 0:
             raise OSError(errno, f"{self.filename}: {strerror(errno).decode()}")
+        self._unmap_keep_mode()
         self.buf_offset = offset
         self.pos = self.end = 0
         self.at_eof = False
+
+    cdef void _unmap_keep_mode(self) noexcept:
+        if self.mapped and self.buf != NULL:
+            c_munmap(self.buf, self.end)
+            self.buf = NULL
 
     cdef inline const uint8_t* data(self) noexcept:
         return self.buf + self.pos
@@ -303,6 +351,8 @@ cdef class TraceReader:
         cdef uint8_t* grown
         if self.end - self.pos >= need or self.fd < 0:
             return self.end - self.pos
+        if self.mapped:
+            return self._map(need)
         if self.pos:
             memmove(self.buf, self.buf + self.pos, self.end - self.pos)
             self.buf_offset += self.pos
@@ -326,6 +376,41 @@ cdef class TraceReader:
                 self.read_errno = errno
                 break
         return self.end
+
+    cdef size_t _map(self, size_t need) noexcept:
+        """Map the window holding the next `need` bytes (fewer at the end of the file)."""
+        cdef uint64_t at = self.buf_offset + self.pos
+        cdef uint64_t start = at & ~(<uint64_t>PAGE_MASK)
+        cdef uint64_t length
+        cdef c_stat st
+        cdef void* p
+        if c_fstat(self.fd, &st) < 0:
+            self.read_errno = errno
+            return self.end - self.pos
+        self.size = st.st_size                   # a file still being written grows
+        self._unmap_keep_mode()
+        self.buf_offset = at
+        self.pos = self.end = 0
+        if <uint64_t>st.st_size <= at:
+            self.at_eof = True
+            return 0
+        length = need + (at - start)
+        if length < MMAP_WINDOW:
+            length = MMAP_WINDOW
+        if length > <uint64_t>st.st_size - start:
+            length = <uint64_t>st.st_size - start
+        p = c_mmap(NULL, length, PROT_READ, MAP_SHARED | MAP_POPULATE, self.fd, <long>start)
+        if p == MAP_FAILED:
+            self.read_errno = errno
+            return 0
+        c_madvise(p, length, MADV_SEQUENTIAL)
+        self.buf = <uint8_t*>p
+        self.buf_offset = start
+        self.pos = at - start
+        self.end = length
+        if self.end - self.pos < need:
+            self.at_eof = True
+        return self.end - self.pos
 
     def read_bytes(self, size_t n) -> bytes:
         """Cold path: up to n bytes (fewer at the end of the file)."""

@@ -56,6 +56,11 @@ cdef class FromDump(Element):
                    false` with an END time. Exclusive with STOP.
       FILEPOS      Integer. Start reading at this file offset (a record boundary).
       BURST        Integer. Packets emitted per scheduling (default 256).
+      MMAP         Boolean. Map the file in memory instead of reading it: the
+                   kernel copies nothing, which makes FromDump faster, but a
+                   file truncated by another process while FromDump reads it
+                   kills the router (SIGBUS), hence the default, as Click's on
+                   Linux (default false).
 
     At most one of START and START_AFTER, and of END, END_AFTER and INTERVAL.
 
@@ -88,7 +93,7 @@ cdef class FromDump(Element):
 
     cdef TraceReader reader
     cdef readonly str filename
-    cdef bint swapped, timing, stop, force_ip, active, ended
+    cdef bint swapped, timing, stop, force_ip, active, ended, use_mmap
     cdef int linktype, minor_version, record_extra, burst
     cdef uint64_t ts_unit
     cdef uint32_t sampling_prob, rng
@@ -125,6 +130,7 @@ cdef class FromDump(Element):
         end_call = args.read("END_CALL", ANY, None)
         filepos = args.read("FILEPOS", Int(0, 2**62), None)
         self.burst = args.read("BURST", Int(1, 2**30), BATCH_MAX)
+        self.use_mmap = args.read("MMAP", BOOL, False)
         if sample is not None:
             try:
                 self.sampling_prob = parse_sample(sample)
@@ -173,7 +179,7 @@ cdef class FromDump(Element):
         cdef const uint8_t* h
         cdef uint32_t magic
         try:
-            self.reader.open(self.filename)
+            self.reader.open(self.filename, self.use_mmap)
         except OSError as e:
             raise self.error(f"{self.filename}: {e.strerror or e}") from None
         if self.reader.fill(PCAP_FILE_HEADER_LEN) < PCAP_FILE_HEADER_LEN:
@@ -372,7 +378,8 @@ cdef class FromDump(Element):
                 return FILL_NOMEM
             self.packet_filepos = r.buf_offset + r.pos
             a = &anno[x]
-            if HEADROOM + caplen + COPY_SLACK <= BUF_SIZE:
+            if HEADROOM + caplen + COPY_SLACK <= BUF_SIZE and (
+                    r.has_slack or r.end - r.pos >= rec + COPY_SLACK):
                 copy_blocks(a.data, p + hdr, caplen)
             else:
                 memcpy(a.data, p + hdr, caplen)

@@ -159,10 +159,16 @@ cdef class ToDump(Element):
                 self.warn(f"{self.filename}: {e.strerror}; records lost")
 
     def take_state(self, old):
-        """Keep writing the old element's file (same file and link type)."""
-        if isinstance(old, ToDump) and (<ToDump>old).filename == self.filename \
-                and (<ToDump>old).linktype == self.linktype and (<ToDump>old).writer.is_open:
-            self.writer.take_over((<ToDump>old).writer)
+        """Keep writing the old element's file (same file, link type and
+        timestamp format); the file was not truncated by our initialize."""
+        cdef ToDump o
+        if not isinstance(old, ToDump):
+            return
+        o = <ToDump>old
+        if (o.filename == self.filename and o.linktype == self.linktype and o.nano == self.nano
+                and o.writer.is_open):
+            self.writer.take_over(o.writer)
+            self.count = o.count
 
     # ---- the hot path ------------------------------------------------------
     cdef int _write(self, Batch* b) except -1:

@@ -1,0 +1,1 @@
+"""Control elements: ControlSocket, Script, DriverManager, Message, Error, AddressInfo (Python: cold code)."""

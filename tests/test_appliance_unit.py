@@ -1,0 +1,201 @@
+"""Unit tests of the appliance builder's parts that need no QEMU or root."""
+
+from __future__ import annotations
+
+import base64
+import lzma
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+try:
+    import clickpy.appliance  # noqa: F401
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from clickpy.appliance import build as B
+from clickpy.appliance import cpio, kernel, qemu
+from clickpy.appliance.initramfs import _module_relpath
+from clickpy.appliance.trace import ldd, trace_imports
+
+
+def parse_newc(data: bytes) -> list[tuple[str, int, bytes, tuple[int, int]]]:
+    """An independent reader of newc archives, for checking the writer."""
+    out, off = [], 0
+    while True:
+        assert data[off:off + 6] == b"070701", data[off:off + 6]
+        f = [int(data[off + 6 + 8 * i: off + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, rmaj, rmin, namesize = f[1], f[6], f[9], f[10], f[11]
+        name_off = off + 110
+        name = data[name_off:name_off + namesize - 1].decode()
+        data_off = name_off + namesize + (-(110 + namesize) % 4)
+        body = data[data_off:data_off + size]
+        off = data_off + size + (-size % 4)
+        if name == "TRAILER!!!":
+            return out
+        out.append((name, mode, body, (rmaj, rmin)))
+
+
+def test_newc_roundtrip() -> None:
+    entries = [
+        cpio.directory("/etc"),
+        cpio.regular("/etc/hello", b"hello\n", 0o644),
+        cpio.regular("/init", b"#!/bin/sh\n", 0o755),
+        cpio.symlink("/bin/sh", "busybox"),
+        cpio.chardev("/dev/console", 5, 1),
+        cpio.regular("/empty", b""),
+    ]
+    parsed = parse_newc(cpio.newc_bytes(entries))
+    assert [p[0] for p in parsed] == ["etc", "etc/hello", "init", "bin/sh", "dev/console", "empty"]
+    assert parsed[1][2] == b"hello\n"
+    assert stat.S_ISLNK(parsed[3][1]) and parsed[3][2] == b"busybox"
+    assert stat.S_ISCHR(parsed[4][1]) and parsed[4][3] == (5, 1)
+    assert stat.S_IMODE(parsed[2][1]) == 0o755
+
+
+@pytest.mark.skipif(shutil.which("cpio") is None, reason="no cpio tool")
+def test_newc_readable_by_cpio() -> None:
+    data = cpio.newc_bytes([cpio.directory("/a"), cpio.regular("/a/b", b"xyz")])
+    listing = subprocess.run(["cpio", "-t", "--quiet"], input=data, capture_output=True, check=True)
+    assert listing.stdout.split() == [b"a", b"a/b"]
+
+
+def test_xz_fits_the_kernel_decoder() -> None:
+    raw = cpio.newc_bytes([cpio.regular("/x", bytes(range(256)) * 100)])
+    packed = cpio.compress(raw, "xz")
+    assert lzma.decompress(packed) == raw
+    # stream flags: check type CRC32 (1), as the kernel's xz decoder needs
+    assert packed[6:8] == b"\x00\x01"
+    assert cpio.compress(raw, "none") == raw
+
+
+def test_config_on_the_command_line_roundtrip() -> None:
+    cfg = b"FromDevice(eth0) -> Counter -> ToDevice(eth1);\n"
+    arg = B.config_cmdline_arg(cfg)
+    assert arg is not None and arg.startswith("clickpy.config=") and " " not in arg
+    b64 = arg.split("=", 1)[1]
+    # what /init does
+    raw = base64.b64decode(b64 + "=" * (-len(b64) % 4), altchars=b"-_")
+    assert zlib.decompress(raw) == cfg
+    assert B.config_cmdline_arg(os.urandom(2000)) is None  # too big
+
+
+def test_check_config_reports_dropped_options() -> None:
+    frag = "CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n"
+    final = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\n"
+    assert kernel.check_config(final, frag) == ["CONFIG_B=y (got n)", "CONFIG_C=n (got y)"]
+
+
+def test_fragment_has_what_the_appliance_needs() -> None:
+    frag = kernel.FRAGMENT.read_text()
+    for opt in ("VIRTIO_PCI", "VIRTIO_MMIO", "VIRTIO_MMIO_CMDLINE_DEVICES", "VIRTIO_NET",
+                "VIRTIO_CONSOLE", "PACKET", "UNIX", "INET", "BLK_DEV_INITRD", "RD_XZ",
+                "RD_GZIP", "SERIAL_8250_CONSOLE", "DEVTMPFS", "PROC_FS", "SYSFS"):
+        assert f"CONFIG_{opt}=y" in frag, opt
+    assert "CONFIG_MODULES=y" not in frag
+
+
+def test_module_relpath() -> None:
+    assert _module_relpath("a.b.c", "/x/a/b/c.py", False) == "a/b/c.py"
+    assert _module_relpath("a.b", "/x/a/b/__init__.py", True) == "a/b/__init__.py"
+    assert _module_relpath("a.m", "/x/a/m.cpython-311-x86_64-linux-gnu.so", False) == \
+        "a/m.cpython-311-x86_64-linux-gnu.so"
+
+
+def test_trace_records_modules_and_libraries() -> None:
+    t = trace_imports(sys.executable, ["-c", "import socket, json"])
+    files = t.files()
+    assert "socket" in files and files["socket"].endswith("socket.py")
+    assert "json.decoder" in files
+    assert "site" not in t.modules  # traced as the appliance runs: python -S
+    assert any("libc.so" in m for m in t.maps)
+    assert any("ld-linux" in lib for lib in ldd(sys.executable))
+
+
+def test_qemu_command(tmp_path: Path) -> None:
+    if qemu.qemu_binary() is None:
+        pytest.skip("QEMU not installed")
+    vm = qemu.VMConfig(kernel=tmp_path / "k", initrd=tmp_path / "i", nics=["t0", "t1"],
+                       control_socket=tmp_path / "c.sock", memory_mb=64, hash_seed=7)
+    cmd = qemu.build_command(vm, "tcg")
+    s = " ".join(cmd)
+    assert "-no-reboot" in cmd and "microvm,acpi=off" in s
+    assert s.count("virtio-net-device") == 2
+    assert "ifname=t0" in s and "ifname=t1" in s
+    assert "PYTHONHASHSEED=7" in s and "reboot=t" in s
+    assert "name=org.clickpy.control" in s and f"path={tmp_path / 'c.sock'}" in s
+    pc = " ".join(qemu.build_command(qemu.VMConfig(kernel=tmp_path / "k", initrd=tmp_path / "i",
+                                                   nics=["t0"], machine="pc"), "tcg"))
+    assert "virtio-net-pci" in pc
+
+
+def test_control_frames_roundtrip() -> None:
+    from clickpy.appliance import control
+    buf = bytearray(control.frame(control.F_OPEN, 1) + control.frame(control.F_DATA, 1, b"READ x\n")
+                    + control.frame(control.F_CLOSE, 1) + control.frame(control.F_DATA, 2, b"par"))
+    buf = buf[:-1]  # a partial frame stays in the buffer
+    assert control.parse(buf) == [(1, 1, b""), (2, 1, b"READ x\n"), (3, 1, b"")]
+    assert bytes(buf) == control.frame(control.F_DATA, 2, b"par")[:-1]
+
+
+def test_control_relay_multiplexes_clients(tmp_path: Path) -> None:
+    """The host relay against a fake guest that echoes each channel's bytes."""
+    import socket
+    import threading
+    from clickpy.appliance import control
+    port_path = tmp_path / "c.sock.qemu"
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(port_path))
+    srv.listen(1)
+    relay = control.ControlRelay(tmp_path / "c.sock", port_path)
+    relay.start()
+    guest, _ = srv.accept()
+
+    def fake_guest() -> None:
+        buf = bytearray()
+        while True:
+            try:
+                data = guest.recv(4096)
+            except OSError:  # closed by the test at the end
+                return
+            if not data:
+                return
+            buf += data
+            for kind, ch, payload in control.parse(buf):
+                if kind == control.F_OPEN:
+                    guest.sendall(control.frame(control.F_DATA, ch, b"hello %d\r\n" % ch))
+                elif kind == control.F_DATA:
+                    if payload == b"bye\n":
+                        guest.sendall(control.frame(control.F_CLOSE, ch))
+                    else:
+                        guest.sendall(control.frame(control.F_DATA, ch, payload.upper()))
+
+    t = threading.Thread(target=fake_guest, daemon=True)
+    t.start()
+    a = socket.socket(socket.AF_UNIX)
+    a.connect(str(tmp_path / "c.sock"))
+    b = socket.socket(socket.AF_UNIX)
+    b.connect(str(tmp_path / "c.sock"))
+    a.settimeout(5)
+    b.settimeout(5)
+    assert a.recv(100) == b"hello 1\r\n"
+    assert b.recv(100) == b"hello 2\r\n"
+    b.sendall(b"read y\n")
+    a.sendall(b"read x\n")
+    assert a.recv(100) == b"READ X\n"
+    assert b.recv(100) == b"READ Y\n"
+    a.sendall(b"bye\n")
+    assert a.recv(100) == b""  # the guest closed channel 1
+    assert stat.S_IMODE((tmp_path / "c.sock").stat().st_mode) == 0o600
+    relay.stop()
+    b.close()
+    t.join(5)
+    guest.close()
+    srv.close()
+    assert relay.error is None
