@@ -100,4 +100,4 @@ cdef class IPRewriter(IPRewriterBase):
         self.add_read_handler("udp_table", lambda: self._table((IP_PROTO_UDP,)))
         self.add_read_handler("tcp_mappings", lambda: self._table((IP_PROTO_TCP,)))
         self.add_read_handler("udp_mappings", lambda: self._table((IP_PROTO_UDP,)))
-        self.add_read_handler("tcp_lookup", self.tcp_lookup)
+        self.add_read_handler("tcp_lookup", self.tcp_lookup, params=True)

@@ -83,7 +83,7 @@ cdef class TCPRewriter(IPRewriterBase):
 
     def add_handlers(self):
         IPRewriterBase.add_handlers(self)
-        self.add_read_handler("lookup", self.lookup)
+        self.add_read_handler("lookup", self.lookup, params=True)
 
 
 def lookup_flow(IPRewriterBase e, param, int proto):
