@@ -65,7 +65,9 @@ elementclass NATPorts {
         merge :: TimeSortedSched(STOP true);
         FromDump($in0) -> Paint(0) -> [0]merge;
         FromDump($in1) -> Paint(1) -> [1]merge;
-        merge -> Unqueue(BURST 256) -> ps :: PaintSwitch;
+        // one packet at a time: a batch would reach each side's path whole,
+        // and a reply could overtake the packet it answers
+        merge -> Unqueue(BURST 1) -> ps :: PaintSwitch;
         ps[0] -> [0]output;
         ps[1] -> [1]output;
         input[0] -> ToDump($out0);
