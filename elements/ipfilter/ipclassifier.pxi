@@ -5,7 +5,8 @@ cdef class IPClassifier(IPClassification):
 
     Classifies IP packets by contents, with tcpdump(1)-like patterns.
 
-    Ports: 1 input, N outputs (one per pattern). Processing: push.
+    Ports: 1 input, N outputs (one per pattern).
+    Processing: push.
 
     Sends each packet to the output of the first pattern it matches; packets
     matching no pattern are dropped. Input packets must have their IP header

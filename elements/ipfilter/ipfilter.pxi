@@ -5,7 +5,8 @@ cdef class IPFilter(IPClassification):
 
     Filters IP packets by contents, with tcpdump(1)-like patterns.
 
-    Ports: 1 input, any number of outputs (zero included). Processing: push.
+    Ports: 1 input, any number of outputs (zero included).
+    Processing: push.
 
     Tests each packet against the rules in order; the first rule whose
     PATTERN matches decides: ACTION ``allow`` sends it to output 0, an

@@ -11,7 +11,8 @@ cdef class ICMPPingRewriter(IPRewriterBase):
 
     Rewrites ICMP echo requests and replies (so pings cross a NAT).
 
-    Ports: N inputs (one per INPUTSPEC), 1 or more outputs. Processing: push.
+    Ports: N inputs (one per INPUTSPEC), 1 or more outputs.
+    Processing: push.
 
     An echo request without a mapping is handled by its input's INPUTSPEC
     (as in IPRewriter); a pattern changes its addresses and, through the
@@ -33,7 +34,14 @@ cdef class ICMPPingRewriter(IPRewriterBase):
 
     Handlers:
       table, mappings (read)  (src, dst, id) => (src', dst', id') [outputs] input expiry
-      and the common ones: table_size, nmappings, size, mapping_failures, capacity, clear, patterns, patternN, drops.
+      table_size, nmappings (read)  flows made by the input specs
+      size (read)  flows in the table
+      mapping_failures (read)  flows that could not be made (no free port, table full)
+      capacity (read/write)  MAPPING_CAPACITY; lowering it drops flows at once
+      clear (write)  drop every flow
+      patterns (read)  the input specs, with the flows each made
+      pattern0 (read/write)  input spec 0 (pattern1 for input 1, ...); writing one replaces it and drops its flows
+      drops (read)  packets dropped (no mapping and no pass input, or no flow could be made)
 
     Example:
       ICMPPingRewriter(pattern 1.0.0.1 - - - 0 1, drop);

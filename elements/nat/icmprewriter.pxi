@@ -14,7 +14,8 @@ cdef class ICMPRewriter(Element):
 
     Rewrites ICMP error messages by the mappings of IP rewriters.
 
-    Ports: 1 input, 1 or more outputs. Processing: push.
+    Ports: 1 input, 1 or more outputs.
+    Processing: push.
 
     ICMP errors (destination unreachable, time exceeded, parameter problem,
     source quench, redirect) quote the header of the packet they are about.

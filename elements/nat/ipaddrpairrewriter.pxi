@@ -5,7 +5,8 @@ cdef class IPAddrPairRewriter(IPRewriterBase):
 
     Rewrites IP packets' source and destination addresses by address pair.
 
-    Ports: N inputs (one per INPUTSPEC), 1 or more outputs. Processing: push.
+    Ports: N inputs (one per INPUTSPEC), 1 or more outputs.
+    Processing: push.
 
     Like IPAddrRewriter, but a mapping is for a (source, destination)
     address pair and may change both: (SA, DA) => (SA', DA') forward, and
@@ -23,7 +24,14 @@ cdef class IPAddrPairRewriter(IPRewriterBase):
 
     Handlers:
       table, mappings (read)  (SA, DA) => (SA', DA') [outputs] input expiry, both directions
-      and the common ones: table_size, nmappings, size, mapping_failures, capacity, clear, patterns, patternN, drops.
+      table_size, nmappings (read)  flows made by the input specs
+      size (read)  flows in the table
+      mapping_failures (read)  flows that could not be made (no free port, table full)
+      capacity (read/write)  MAPPING_CAPACITY; lowering it drops flows at once
+      clear (write)  drop every flow
+      patterns (read)  the input specs, with the flows each made
+      pattern0 (read/write)  input spec 0 (pattern1 for input 1, ...); writing one replaces it and drops its flows
+      drops (read)  packets dropped (no mapping and no pass input, or no flow could be made)
 
     Example:
       IPAddrPairRewriter(pattern 1.0.0.1 - 0 1, drop);

@@ -5,7 +5,8 @@ cdef class IPAddrRewriter(IPRewriterBase):
 
     Rewrites IP packets' source addresses (basic NAT).
 
-    Ports: N inputs (one per INPUTSPEC), 1 or more outputs. Processing: push.
+    Ports: N inputs (one per INPUTSPEC), 1 or more outputs.
+    Processing: push.
 
     Maps internal source addresses to external ones, for any IP protocol: a
     packet whose source address has a mapping gets the new source address
@@ -29,7 +30,14 @@ cdef class IPAddrRewriter(IPRewriterBase):
 
     Handlers:
       table, mappings (read)  SADDR => NEW [outputs] input expiry, both directions
-      and the common ones: table_size, nmappings, size, mapping_failures, capacity, clear, patterns, patternN, drops.
+      table_size, nmappings (read)  flows made by the input specs
+      size (read)  flows in the table
+      mapping_failures (read)  flows that could not be made (no free port, table full)
+      capacity (read/write)  MAPPING_CAPACITY; lowering it drops flows at once
+      clear (write)  drop every flow
+      patterns (read)  the input specs, with the flows each made
+      pattern0 (read/write)  input spec 0 (pattern1 for input 1, ...); writing one replaces it and drops its flows
+      drops (read)  packets dropped (no mapping and no pass input, or no flow could be made)
 
     Example:
       IPAddrRewriter(pattern 1.0.0.1-1.0.0.254# - 0 1, drop);

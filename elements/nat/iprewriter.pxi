@@ -3,10 +3,10 @@
 cdef class IPRewriter(IPRewriterBase):
     """IPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])
 
-    Rewrites TCP and UDP packets' addresses and ports (network address and
-    port translation).
+    Rewrites TCP and UDP packets' addresses and ports (NAPT).
 
-    Ports: N inputs (one per INPUTSPEC), 1 or more outputs. Processing: push.
+    Ports: N inputs (one per INPUTSPEC), 1 or more outputs.
+    Processing: push.
 
     Keeps a table of mappings, each (SA, SP, DA, DP, PROTO) => (SA', SP',
     DA', DP') with an output port. A packet whose flow has a mapping is
@@ -52,14 +52,15 @@ cdef class IPRewriter(IPRewriterBase):
     Handlers:
       table, mappings (read)  every flow, both directions: flow => new flow [outputs] input expiry
       tcp_table, udp_table, tcp_mappings, udp_mappings (read)  the same, one protocol
-      tcp_lookup (read with parameter)  "SADDR SPORT DADDR DPORT": the rewritten TCP flow, or nothing
+      tcp_lookup (read)  with parameter "SADDR SPORT DADDR DPORT": the rewritten TCP flow, or nothing
       table_size, nmappings (read)  flows made by the input specs
       size (read)  flows in the table
       mapping_failures (read)  flows that could not be made (no free port, table full)
       capacity (read/write)  MAPPING_CAPACITY; lowering it drops flows at once
       clear (write)  drop every flow
-      patterns (read), patternN (read/write)  the input specs; writing one replaces it and drops its flows
-      drops (read)  packets dropped
+      patterns (read)  the input specs, with the flows each made
+      pattern0 (read/write)  input spec 0 (pattern1 for input 1, ...); writing one replaces it and drops its flows
+      drops (read)  packets dropped (no mapping and no pass input, or no flow could be made)
 
     Example:
       // source NAT for 10.0.0.0/8 behind 1.2.3.4

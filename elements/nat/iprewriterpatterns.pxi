@@ -5,7 +5,8 @@ cdef class IPRewriterPatterns(Element):
 
     Names rewrite patterns that rewriters share.
 
-    Ports: none. Processing: none.
+    Ports: none.
+    Processing: none.
 
     Each argument is a name and a pattern, as in IPRewriter's
     ``pattern SADDR SPORT DADDR DPORT FOUTPUT ROUTPUT`` without the outputs

@@ -5,7 +5,8 @@ cdef class RoundRobinIPMapper(Element):
 
     Round-robin mapper for the IPRewriter family.
 
-    Ports: none. Processing: none.
+    Ports: none.
+    Processing: none.
 
     Each PATTERN is ``SADDR SPORT DADDR DPORT FOUTPUT ROUTPUT`` (or a name
     from IPRewriterPatterns followed by FOUTPUT ROUTPUT), as in IPRewriter's

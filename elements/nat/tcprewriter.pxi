@@ -15,7 +15,8 @@ cdef class TCPRewriter(IPRewriterBase):
 
     Rewrites TCP packets' addresses, ports and sequence numbers.
 
-    Ports: N inputs (one per INPUTSPEC), 1 or more outputs. Processing: push.
+    Ports: N inputs (one per INPUTSPEC), 1 or more outputs.
+    Processing: push.
 
     IPRewriter for TCP alone (see IPRewriter for the INPUTSPECs and the
     mapping table): non-TCP packets and non-first fragments are dropped
@@ -37,13 +38,14 @@ cdef class TCPRewriter(IPRewriterBase):
 
     Handlers:
       table, mappings (read)  the flows, both directions: flow => new flow [outputs] input expiry
-      lookup (read with parameter)  "SADDR SPORT DADDR DPORT": the rewritten flow, or nothing
+      lookup (read)  with parameter "SADDR SPORT DADDR DPORT": the rewritten flow, or nothing
       table_size, nmappings (read)  flows made by the input specs
       size (read)  flows in the table
       mapping_failures (read)  flows that could not be made (no free port, table full)
       capacity (read/write)  MAPPING_CAPACITY; lowering it drops flows at once
       clear (write)  drop every flow
-      patterns (read), patternN (read/write)  the input specs; writing one replaces it and drops its flows
+      patterns (read)  the input specs, with the flows each made
+      pattern0 (read/write)  input spec 0 (pattern1 for input 1, ...); writing one replaces it and drops its flows
       drops (read)  packets dropped (no mapping and no pass input, or no flow could be made)
 
     Example:

@@ -5,7 +5,8 @@ cdef class UDPRewriter(IPRewriterBase):
 
     Rewrites UDP (and TCP) packets' addresses and ports.
 
-    Ports: N inputs (one per INPUTSPEC), 1 or more outputs. Processing: push.
+    Ports: N inputs (one per INPUTSPEC), 1 or more outputs.
+    Processing: push.
 
     IPRewriter with one table keyed by the (source address, source port,
     destination address, destination port) quadruple, whatever the protocol:
@@ -24,7 +25,15 @@ cdef class UDPRewriter(IPRewriterBase):
       REPLY_ANNO        Annotation byte. Stored from a flow's first packet, set on its replies.
 
     Handlers:
-      as TCPRewriter's, without lookup.
+      table, mappings (read)  the flows, both directions: flow => new flow [outputs] input expiry
+      table_size, nmappings (read)  flows made by the input specs
+      size (read)  flows in the table
+      mapping_failures (read)  flows that could not be made (no free port, table full)
+      capacity (read/write)  MAPPING_CAPACITY; lowering it drops flows at once
+      clear (write)  drop every flow
+      patterns (read)  the input specs, with the flows each made
+      pattern0 (read/write)  input spec 0 (pattern1 for input 1, ...); writing one replaces it and drops its flows
+      drops (read)  packets dropped (no mapping and no pass input, or no flow could be made)
 
     Example:
       UDPRewriter(pattern 10.0.0.1 1024-65535# - - 0 1, drop);

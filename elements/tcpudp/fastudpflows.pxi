@@ -11,8 +11,8 @@ cdef class FastUDPFlows(Element):
 
     Creates UDP/IP/Ethernet packets of many flows (a benchmark tool).
 
-    Ports: no inputs; 1 output. Processing: agnostic (Click's is pull; in
-    push a task sends up to a batch each time it runs).
+    Ports: no inputs; 1 output.
+    Processing: agnostic (Click's is pull; in push a task sends up to a batch each time it runs).
 
     Keeps FLOWS flows of LENGTH-byte packets (60 at least) from SRCETH/SRCIP
     to DSTETH/DSTIP, each with random source and destination ports, and
