@@ -310,7 +310,6 @@ cdef class IPRewriterBase(Element):
         cdef int32_t r, fout = spec.foutput, rout = spec.routput
         cdef uint32_t idx, displaced
         cdef Flow* f
-        cdef uint16_t delta
         result[0] = RW_DROP
         if spec.kind == SPEC_NOCHANGE:
             result[0] = spec.foutput

@@ -274,10 +274,6 @@ cdef class RewritePattern:
         return " ".join(out)
 
 
-def ip_str(uint32_t a):
-    return f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
-
-
 def parse_port_pair(words):
     """FOUTPUT ROUTPUT -> (int, int); ValueError otherwise."""
     if len(words) != 2:

@@ -26,6 +26,7 @@ from clickpy.args import Anno as AnnoArg
 from clickpy.element import HandlerError
 from clickpy.lang.graph import ConfigError
 from clickpy.lang.strings import parse_click_int
+from clickpy.elements.ip.ipnames import ip_str
 
 include "_flowtable.pxi"
 include "_rwpattern.pxi"
