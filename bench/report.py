@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_startup import clickpy_command, wall  # noqa: E402
 from configs import BenchConfig  # noqa: E402
 
 STARTUP_GOAL_MS = 60
@@ -52,6 +53,9 @@ def load_configs() -> list[BenchConfig]:
 
 
 # ------------------------------------------------------------------- runs
+CPU_SHARE: dict[str, list[float]] = {}     # config key -> CPU time / run time of each run
+
+
 def run_clickpy(cfg: BenchConfig, limit: int) -> tuple[float, float]:
     """One run: (Mpps, seconds). Asserts the count and the pool."""
     from clickpy.router import Router
@@ -59,10 +63,13 @@ def run_clickpy(cfg: BenchConfig, limit: int) -> tuple[float, float]:
     r = Router.from_string(cfg.config, defines={"LIMIT": str(limit)}, warnings=False, **kwargs)
     try:
         gc.disable()
+        cpu = time.thread_time()
         try:
             r.run()
         finally:
+            cpu = time.thread_time() - cpu
             gc.enable()
+        CPU_SHARE.setdefault(cfg.key, []).append(min(cpu / max(r.driver.run_seconds, 1e-9), 1.0))
         count = int(r.handler(f"{cfg.counter}.count"))
         seconds = r.driver.run_seconds
     finally:
@@ -127,23 +134,18 @@ class Calibrated:
 
 
 # --------------------------------------------------------------- process figures
-def clickpy_command() -> list[str]:
-    script = Path(sys.executable).parent / "clickpy"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "clickpy"]
-
-
-def startup_ms(samples: int = 7) -> tuple[float, float]:
-    """Median and best wall time of `clickpy run -q` on a small config: from
-    process start to ready (the router is built), plus interpreter exit."""
-    times = []
-    cmd = clickpy_command() + ["run", "-q", "-e", SMALL_CONFIG]
+def startup_ms(samples: int = 9) -> tuple[float, float, float]:
+    """`clickpy run -q` on a small config, process start to ready (the router
+    is built; interpreter exit included), alternating with a bare `python -c
+    pass`: (median, best, median of the bare interpreter) in ms."""
+    cmd = clickpy_command(["run", "-q", "-e", SMALL_CONFIG])
+    bare = [sys.executable, "-c", "pass"]
+    wall(cmd)                       # warm the page cache
+    times, bare_times = [], []
     for _ in range(samples):
-        t0 = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True)
-        times.append((time.perf_counter() - t0) * 1e3)
-        if done.returncode:
-            raise SystemExit(f"bench: {' '.join(cmd)} failed: {done.stderr.decode(errors='replace')}")
-    return statistics.median(times), min(times)
+        times.append(wall(cmd) * 1e3)
+        bare_times.append(wall(bare) * 1e3)
+    return statistics.median(times), min(times), statistics.median(bare_times)
 
 
 def peak_rss_mb() -> float:
@@ -152,7 +154,7 @@ def peak_rss_mb() -> float:
     Read from the child's VmHWM while it runs: its ru_maxrss would count the
     pages of this (large) process it was forked from."""
     config = "InfiniteSource(LENGTH 64, BURST 256, LIMIT 100000000, STOP true) -> Counter -> Discard;"
-    proc = subprocess.Popen(clickpy_command() + ["run", "-e", config],
+    proc = subprocess.Popen(clickpy_command(["run", "-e", config]),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak_kb = 0
     status = Path(f"/proc/{proc.pid}/status")
@@ -212,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"clickpy benchmarks: median of {args.runs} runs of at least {args.seconds:g} s each "
           f"(Mpps = packets counted / first-to-last-packet time)")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; cpu = the driver's share of "
+          f"a CPU during its runs (below 100%: the machine was busy, rates are low)")
     print()
-    print(f"{'config':<58} {'Mpps':>7} {'goal':>5} {'C ref':>7} {'ratio':>6} {'Python':>7}  runs (Mpps)")
+    print(f"{'config':<58} {'Mpps':>7} {'goal':>5} {'C ref':>7} {'ratio':>6} {'Python':>7} {'cpu':>5}  runs (Mpps)")
     verdicts = []
     for cfg, rates, c_rates, py_rates in rows:
         mpps = statistics.median(rates)
@@ -221,18 +225,19 @@ def main(argv: list[str] | None = None) -> int:
         py = statistics.median(py_rates) if py_rates else None
         ratio = mpps / c if c else None
         label = f"({cfg.key}) {cfg.name}"
-        print(f"{label:<58} {fmt(mpps)} {fmt(cfg.goal_mpps, 5, 0)} {fmt(c)} {fmt(ratio, 6, 2)} {fmt(py, 7, 2)}  "
-              + " ".join(f"{x:.1f}" for x in rates))
+        share = statistics.median(CPU_SHARE[cfg.key][-len(rates):])
+        print(f"{label:<58} {fmt(mpps)} {fmt(cfg.goal_mpps, 5, 0)} {fmt(c)} {fmt(ratio, 6, 2)} {fmt(py, 7, 2)} "
+              f"{share:5.0%}  " + " ".join(f"{x:.1f}" for x in rates))
         if cfg.goal_mpps is not None:
             verdicts.append((f"({cfg.key}) >= {cfg.goal_mpps:g} Mpps", mpps >= cfg.goal_mpps))
         if ratio is not None:
             verdicts.append((f"({cfg.key}) within {RATIO_GOAL:.0%} of C", ratio >= RATIO_GOAL))
     if not args.no_process:
-        median_ms, best_ms = startup_ms()
+        median_ms, best_ms, bare_ms = startup_ms()
         rss = peak_rss_mb()
         print()
         print(f"start-up, `clickpy run -q` on a small config: {median_ms:.0f} ms median, {best_ms:.0f} ms best "
-              f"(goal < {STARTUP_GOAL_MS} ms)")
+              f"(goal < {STARTUP_GOAL_MS} ms; `python -c pass`: {bare_ms:.0f} ms)")
         print(f"peak RSS of a small running config, default pool: {rss:.1f} MB (goal < {RSS_GOAL_MB} MB)")
         verdicts.append((f"start-up < {STARTUP_GOAL_MS} ms", median_ms < STARTUP_GOAL_MS))
         verdicts.append((f"peak RSS < {RSS_GOAL_MB} MB", rss < RSS_GOAL_MB))

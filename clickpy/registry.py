@@ -51,8 +51,6 @@ def suggest(name: str) -> str | None:
 
 
 def doc(name: str) -> str:
-    """The class's docstring, its indentation removed (the first line of a
-    docstring is not indented, the rest are)."""
     cls = lookup(name)
     if cls is None:
         raise KeyError(name)

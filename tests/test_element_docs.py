@@ -1,10 +1,11 @@
 """Every element's documentation follows one format, and `clickpy elements NAME` prints it.
 
 The format (DESIGN.md, "Writing an element"): the signature line `Name` or
-`Name(ARGS)`, a blank line, a one-line summary ending in a period, `Ports:`
-and `Processing:` lines, the behaviour, then `Keywords:` (entries
-`  NAME  Type. Meaning`), `Handlers:` (entries `  name (read|write|read/write)
-meaning`) whenever the class adds handlers, and `Example:` as needed.
+`Name(ARGS)`, a blank line, a one-line summary ending in a period, a
+`Ports:` line and `Processing:` (its own line, or after Ports:; not for an
+element without ports), the behaviour, then `Keywords:` (entries `  NAME  Type. Meaning`), `Handlers:`
+(entries `  name (read|write|read/write)  meaning`, or `Handlers: as Base`)
+whenever the class adds handlers, and `Example:` as needed.
 """
 import re
 import subprocess
@@ -21,8 +22,8 @@ try:
 except ImportError:  # not built
     INDEX = {}
 
-HANDLER_ENTRY = re.compile(r"^  ([a-z_0-9]+(?:, [a-z_0-9]+)*) \((read|write|read/write)\)\s+\S")
-KEYWORD_ENTRY = re.compile(r"^  [A-Z][A-Z0-9_]*\s{2,}\S")
+HANDLER_ENTRY = re.compile(r"^  ([a-z_0-9]+(?:, [a-z_0-9]+)*) \((read|write|read/write)\b[^)]*\)(\s+\S|$)")
+KEYWORD_ENTRY = re.compile(r"^  [A-Z][A-Z0-9_]*\s+\S")
 SECTIONS = ("Keywords:", "Handlers:", "Example:")
 BASE_HANDLERS = {"name", "class", "config", "ports", "handlers"}
 
@@ -39,10 +40,22 @@ def section(lines: list[str], title: str) -> list[str]:
     return out
 
 
+def entries(lines: list[str]) -> list[str]:
+    """A section's entries: a line indented by two spaces, joined with the
+    more deeply indented lines that continue it."""
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("    ") and out:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def documented_handlers(doc: str) -> set[str]:
     names = set()
-    for line in section(doc.splitlines(), "Handlers:"):
-        m = HANDLER_ENTRY.match(line)
+    for entry in entries(section(doc.splitlines(), "Handlers:")):
+        m = HANDLER_ENTRY.match(entry)
         if m:
             names.update(m.group(1).split(", "))
     return names
@@ -58,14 +71,17 @@ def test_docstring_follows_the_format(name):
     assert lines[2].strip() and lines[2].endswith(".") and not lines[2].startswith(("Ports:", "Processing:")), \
         f"one-line summary: {lines[2]!r}"
     assert any(line.startswith("Ports: ") for line in lines), "a Ports: line"
-    assert any(line.startswith("Processing: ") for line in lines), "a Processing: line"
-    for line in section(lines, "Keywords:"):
-        assert line.startswith("    ") or KEYWORD_ENTRY.match(line), f"keyword entry: {line!r}"
+    if getattr(cls, "port_count", "0/0") not in ("0/0", "0"):     # no ports, nothing to process
+        assert re.search(r"(^|\. )Processing: \S", doc, re.M), "Processing: (its own line, or after Ports:)"
+    for entry in entries(section(lines, "Keywords:")):
+        assert KEYWORD_ENTRY.match(entry), f"keyword entry: {entry!r}"
     handlers = section(lines, "Handlers:")
     if cls.add_handlers is not Element.add_handlers:
-        assert handlers, "the class adds handlers: a Handlers: section"
-    for line in handlers:
-        assert line.startswith("    ") or HANDLER_ENTRY.match(line), f"handler entry: {line!r}"
+        # a subclass may point at its base's list: "Handlers: as Script (...)"
+        assert handlers or any(line.startswith("Handlers: as ") for line in lines), \
+            "the class adds handlers: a Handlers: section"
+    for entry in entries(handlers):
+        assert HANDLER_ENTRY.match(entry), f"handler entry: {entry!r}"
 
 
 # One small config per standard element, to compare documented and actual handlers.

@@ -364,3 +364,11 @@ def test_poolinfo_sets_the_pool_size():
         router("PoolInfo(10); PoolInfo(20);")
     with pytest.raises(ConfigError, match="SIZE must be at least 1"):
         router("PoolInfo(0);")
+
+
+def test_a_failing_handler_call_is_a_warning_not_a_crash():
+    r = router("s :: InfiniteSource(LIMIT 10, BURST 5, STOP true) -> c :: Counter(COUNT_CALL 5 nobody.reset) -> Discard;",
+               warnings=False)
+    r.run(timeout=2)
+    assert r.handler("c.count") == "10"
+    assert any("handler call 'nobody.reset' failed" in w.message for w in r.warnings)

@@ -343,3 +343,14 @@ def test_red_parameters_and_errors():
         router(red_router("5, 10, 1.5"))
     with pytest.raises(ConfigError, match="STABILITY must be between 0 and 16"):
         router(red_router("5, 10, 0.1, STABILITY 17"))
+
+
+def test_ratedsource_pull_stop_votes_once(simclock):
+    r = router("src :: RatedSource(RATE 1000, LIMIT 5, STOP true) -> u :: Unqueue(ACTIVE false) -> Discard;")
+    r.driver.runcount = 2                        # another vote is needed to stop
+    assert len(pull(r, "src")) == 1             # the bucket starts with one token
+    simclock(100 * MS)
+    assert len(pull(r, "src")) == 4             # LIMIT 5
+    for _ in range(3):
+        assert pull(r, "src") == []
+    assert r.driver.runcount == 1

@@ -17,10 +17,22 @@ text, index = pattern number).  Run a program with
 clickpy.classify._engine.CProgram(program) and, from Cython,
 engine.cls_classify(&cprogram.prog, data, end, mac, net, trans).
 """
-from .ir import ClassifyError
-from .program import Program, compile_rules
-from .classifier import compile_classifier
-from .ipfilter import compile_ipclassifier, compile_ipfilter
+# Submodules load on first use, so a config with only a Classifier does not
+# pay for the IPFilter language at start-up.
+_EXPORTS = {
+    "ClassifyError": "ir", "Program": "program", "compile_rules": "program",
+    "compile_classifier": "classifier", "compile_ipclassifier": "ipfilter", "compile_ipfilter": "ipfilter",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clickpy.classify' has no attribute {name!r}")
+    value = getattr(__import__(f"clickpy.classify.{module}", fromlist=[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["ClassifyError", "Program", "compile_rules", "compile_classifier",
            "compile_ipfilter", "compile_ipclassifier"]

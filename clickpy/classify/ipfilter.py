@@ -33,7 +33,7 @@ the bytes present.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections import namedtuple
 
 from .ir import (AND, BASE_MAC, BASE_NET, BASE_TRANS, FALSE, ITE, NOT, OR, TRUE,
                  ClassifyError, make_test)
@@ -70,11 +70,10 @@ T_NONE, T_INT, T_HOST, T_PROTO, T_IPFRAG, T_PORT, T_TCPOPT, T_ETHER = \
 T_NET, T_IPUNFRAG, T_IPECT, T_IPCE, T_PORTRANGE = "net", "unfrag", "ect", "ce", "portrange"
 
 
-class Field(NamedTuple):
-    name: str
-    proto: int | None     # transport protocol, None for IP header fields
-    bitoff: int           # from the header start
-    nbits: int
+class Field(namedtuple("Field", "name proto bitoff nbits")):
+    """A header field: proto is the transport protocol (None for IP header
+    fields); bitoff counts from the header start."""
+    __slots__ = ()
 
 
 F_LEN = Field("ip len", None, 16, 16)
@@ -119,9 +118,8 @@ def _type_name(t, srcdst=None):
 # ---------------------------------------------------------------------------
 # Words
 
-class Word(NamedTuple):
-    text: str
-    col: int
+class Word(namedtuple("Word", "text col")):
+    __slots__ = ()
 
 
 _WORDCH = re.compile(r"[A-Za-z0-9\-./@_:]+")

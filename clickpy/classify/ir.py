@@ -24,7 +24,7 @@ Expressions are tuples, cheap to build and hash:
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 # Header pointers a test can read from.  The matcher receives one pointer per
 # base; a NULL pointer means every byte is missing, so tests on it are short.
@@ -64,13 +64,8 @@ class ClassifyError(Exception):
         return (", ".join(where) + ": " if where else "") + self.message
 
 
-class Test(NamedTuple):
-    base: int
-    offset: int
-    mask: int
-    value: int
-    need: int
-    short: bool = False
+class Test(namedtuple("Test", "base offset mask value need short", defaults=(False,))):
+    __slots__ = ()
 
     def end(self) -> int:
         return self.offset + self.need

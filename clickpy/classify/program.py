@@ -28,7 +28,7 @@ The flat program is a list of ``Insn``.  Jump targets follow the C encoding:
 from __future__ import annotations
 
 import sys
-from typing import NamedTuple
+from collections import namedtuple
 
 from .ir import (AND, BASE_DATA, BASE_MAC, BASE_NAMES, BASE_NET, BASE_TRANS, FALSE, ITE,
                  NBASES, NOT, OR, TRUE, ClassifyError, PacketView, Test)
@@ -51,17 +51,9 @@ def dec_out(t: int) -> int:
     return -t - 2
 
 
-class Insn(NamedTuple):
-    op: int
-    base: int
-    offset: int
-    mask: int
-    value: int
-    need: int
-    short: bool
-    yes: int
-    no: int
-    cases: tuple = ()   # SWITCH: ((value, target), ...) sorted by value
+class Insn(namedtuple("Insn", "op base offset mask value need short yes no cases", defaults=((),))):
+    """One instruction; `cases` (SWITCH only) is ((value, target), ...) sorted by value."""
+    __slots__ = ()
 
 
 # ---------------------------------------------------------------------------

@@ -124,18 +124,21 @@ cdef inline int template_fill(PacketPool pool, const uint8_t* tmpl, uint32_t len
     cdef bint blocks = HEADROOM + length + COPY_SLACK <= BUF_SIZE
     cdef int i
     n = pool.alloc_n(b.idx, n)
-    for i in range(n):
-        x = b.idx[i]
-        pool.init_anno(x, length)
-        a = &anno[x]
-        a.timestamp = timestamp
-    # two loops rather than a test per packet
+    # one loop per copy method rather than a test per packet
     if blocks:
         for i in range(n):
-            copy_blocks(anno[b.idx[i]].data, tmpl, length)
+            x = b.idx[i]
+            pool.init_anno(x, length)
+            a = &anno[x]
+            a.timestamp = timestamp
+            copy_blocks(a.data, tmpl, length)
     else:
         for i in range(n):
-            memcpy(anno[b.idx[i]].data, tmpl, length)
+            x = b.idx[i]
+            pool.init_anno(x, length)
+            a = &anno[x]
+            a.timestamp = timestamp
+            memcpy(a.data, tmpl, length)
     b.n = n
     return n
 
@@ -286,7 +289,7 @@ cdef class RateEWMA:
         self.rate += (sample - self.rate) / 8.0
         if epochs > 1:
             # idle epochs decay the average
-            self.rate *= (7.0 / 8.0) ** <double>min(epochs - 1, 1000)
+            self.rate *= (7.0 / 8.0) ** <double>min(epochs - 1, <uint64_t>1000)
         self.epoch_start += epochs * 62500000ULL
         self.epoch_count = 0
 
@@ -305,9 +308,14 @@ cdef class RateEWMA:
 
 # ------------------------------------------------------------ handler calls
 def call_write_handler(Element e, str text) -> None:
-    """Click's HandlerCall: `element.handler [VALUE]` (or a global handler)."""
+    """Click's HandlerCall: `element.handler [VALUE]` (or a global handler). A
+    failing call is reported as a warning, as Click's HandlerCall reports it;
+    the packets go on."""
     target, _, value = text.strip().partition(" ")
-    e.router.write(target, value.strip())
+    try:
+        e.router.write(target, value.strip())
+    except (HandlerError, ConfigError, ValueError) as err:
+        e.warn(f"handler call '{text.strip()}' failed: {err}")
 
 
 def format_real(double v) -> str:

@@ -50,7 +50,8 @@ cdef class PaintSwitch(Element):
             push_grouped(self, b, port_of)
             # 255: copies to outputs 0..n-2, the packets themselves to the last
             if everywhere.n:
-                for out in range(self.noutputs):
+                out = 0
+                while out < self.noutputs:    # once per output, not per packet
                     b.n = 0
                     if out < self.noutputs - 1:
                         clone_batch(self.pool, everywhere, b)
@@ -60,6 +61,7 @@ cdef class PaintSwitch(Element):
                         everywhere.n = 0
                     if b.n:
                         self.output_push(out, b)
+                    out += 1
                 if everywhere.n:      # no outputs at all
                     self.pool.free_batch(everywhere)
         finally:

@@ -40,6 +40,7 @@ cdef class Print(Element):
     processing = "a/a"
 
     cdef bytes label
+    cdef size_t label_length
     cdef int maxlength
     cdef int contents               # 0 none, 1 hex, 2 ascii
     cdef public bint active
@@ -52,6 +53,7 @@ cdef class Print(Element):
 
     def configure(self, args):
         self.label = args.read_p("LABEL", STRING, "").encode("utf-8", "surrogateescape")
+        self.label_length = len(self.label)
         self.maxlength = args.read_p("MAXLENGTH", INT, 24)
         for old in ("LENGTH", "NBYTES"):
             value = args.read(old, INT, None, deprecated=True)
@@ -92,9 +94,9 @@ cdef class Print(Element):
         cdef uint8_t c
         if nbytes < 0 or <uint32_t>nbytes > a.len:
             nbytes = a.len
-        if len(self.label):
-            memcpy(p, <const char*>self.label, len(self.label))
-            p += len(self.label)
+        if self.label_length:
+            memcpy(p, <const char*>self.label, self.label_length)
+            p += self.label_length
             sep = ": "
         if self.timestamp:
             p += sprintf(p, "%s%lu.%06lu", sep, <unsigned long>(a.timestamp // 1000000000ULL),
@@ -144,11 +146,12 @@ cdef class Print(Element):
             nbytes = anno[b.idx[i]].len
             if self.maxlength >= 0 and <uint32_t>self.maxlength < nbytes:
                 nbytes = self.maxlength
-            need += len(self.label) + 2 + 32 + 16 + 24 + 3 + 96 + 3 + 3 * nbytes + 2
+            need += self.label_length + 2 + 32 + 16 + 24 + 3 + 96 + 3 + 3 * nbytes + 2
         self._reserve(need)
         for i in range(b.n):
             used += self._format(self.text + used, b.idx[i])
-        sys.stderr.write(self.text[:used].decode("utf-8", "replace"))
+        if sys.stderr is not None:        # none in a daemon with no stderr
+            sys.stderr.write(self.text[:used].decode("utf-8", "replace"))
         return 0
 
     def add_handlers(self):

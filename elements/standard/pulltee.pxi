@@ -22,15 +22,16 @@ cdef class PullTee(Element):
             raise self.error(f"{self.noutputs} outputs implies {self.noutputs} arms")
 
     cdef int pull(self, int port, Batch* b, int max) except -1:
-        cdef int i
+        cdef int i = 1
         cdef Batch* copy
         if not self.input_pull(0, b, max):
             return 0
-        for i in range(1, self.noutputs):
+        while i < self.noutputs:            # once per output, not per packet
             copy = self.pool.batch_get()
             try:
                 if clone_batch(self.pool, b, copy):
                     self.output_push(i, copy)
             finally:
                 self.pool.batch_put(copy)
+            i += 1
         return b.n

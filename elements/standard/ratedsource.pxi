@@ -48,6 +48,7 @@ cdef class RatedSource(Element):
     cdef readonly int64_t limit
     cdef readonly uint64_t count
     cdef readonly bint active, stop
+    cdef bint voted_stop
     cdef Task task
     cdef Timer timer
 
@@ -103,7 +104,8 @@ cdef class RatedSource(Element):
         if not self.active:
             return 0
         if self._done():
-            if self.stop:
+            if self.stop and not self.voted_stop:
+                self.voted_stop = True
                 self.please_stop()
             return 0
         n = self._quota(BATCH_MAX)
@@ -133,7 +135,8 @@ cdef class RatedSource(Element):
         if not self.active:
             return 0
         if self._done():
-            if self.stop:
+            if self.stop and not self.voted_stop:
+                self.voted_stop = True
                 self.please_stop()
             return 0
         n = self._quota(max)
@@ -155,6 +158,7 @@ cdef class RatedSource(Element):
 
     def _write_reset(self, value):
         self.count = 0
+        self.voted_stop = False
         self.tb.tokens = max(self.tb.tokens, 1.0)
         self._wake()
 
@@ -167,6 +171,7 @@ cdef class RatedSource(Element):
 
     def _write_limit(self, value):
         self.limit = INT64(value.strip())
+        self.voted_stop = False
         self._wake()
 
     def _write_data(self, value):

@@ -5,7 +5,7 @@ One element per .pxi file, included here so the group builds as one module.
 """
 cimport cython
 from cpython.object cimport PyObject
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy, memmove, memset
 from libc.stdlib cimport malloc, realloc, free as c_free
 from libc.stdio cimport sprintf
@@ -16,25 +16,25 @@ from clickpy.packet cimport (PacketPool, Batch, Anno, BATCH_MAX, NO_PACKET, HEAD
 from clickpy.element cimport (Element, Task, Timer, Notifier, NotifierSignal,
                               monotonic_ns, realtime_ns)
 
-import re
 import sys
 from os import urandom as os_urandom
 
 from clickpy.args import (ArgError, BOOL, INT, UINT, INT64, UINT64, DATA, ANY, BANDWIDTH, NSECONDS,
                           DOUBLE, STRING, WORD, Int, Anno as AnnoArg, split_words)
 from clickpy.element import HandlerError
+from clickpy.lang.graph import ConfigError
 from clickpy.ports import flow_links
 
 COLOR = Int(0, 255, "integer 0..255")
-_TIMESTAMP_RE = re.compile(r"([0-9]+)(?:\.([0-9]{0,9}))?\Z")
 
 
 def TIMESTAMP(str text) -> int:
     """Click's Timestamp argument, seconds since 1970 ("1000000000.25"), in ns."""
-    m = _TIMESTAMP_RE.match(text.strip())
-    if m is None:
+    seconds, dot, fraction = text.strip().partition(".")
+    if (not seconds or not (seconds.isascii() and seconds.isdigit())
+            or (fraction and not (fraction.isascii() and fraction.isdigit())) or len(fraction) > 9):
         raise ArgError("expected timestamp")
-    return int(m.group(1)) * 1000000000 + int((m.group(2) or "").ljust(9, "0"))
+    return int(seconds) * 1000000000 + int(fraction.ljust(9, "0"))
 
 
 include "common.pxi"

@@ -27,13 +27,14 @@ cdef class Tee(Element):
             raise self.error(f"{self.noutputs} outputs implies {self.noutputs} arms")
 
     cdef int push(self, int port, Batch* b) except -1:
-        cdef int i
+        cdef int i = 0
         cdef Batch* copy
-        for i in range(self.noutputs - 1):
+        while i < self.noutputs - 1:        # once per output, not per packet
             copy = self.pool.batch_get()
             try:
                 if clone_batch(self.pool, b, copy):
                     self.output_push(i, copy)
             finally:
                 self.pool.batch_put(copy)
+            i += 1
         return self.output_push(self.noutputs - 1, b)
