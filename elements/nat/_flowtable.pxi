@@ -27,9 +27,21 @@ cdef extern from *:
     """
     #define NAT_EMPTY 0ULL
     #define nat_prefetch(p) __builtin_prefetch((p))
+    #include <stdlib.h>
+    #include <string.h>
+    /* Flow records are 64 bytes: aligned to cache lines, a lookup touches one. */
+    static void *nat_alloc_lines(size_t bytes) {
+        void *p = NULL;
+        bytes = (bytes + 63) & ~(size_t)63;
+        if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
+            return NULL;
+        memset(p, 0, bytes);
+        return p;
+    }
     """
     const uint64_t NAT_EMPTY
     void nat_prefetch(const void* p) noexcept nogil
+    void* nat_alloc_lines(size_t bytes) noexcept nogil
 
 
 cdef enum:
@@ -59,7 +71,7 @@ ctypedef struct FlowKey:
     uint16_t dport
 
 
-ctypedef struct Flow:
+ctypedef struct Flow:           # 64 bytes: one cache line
     FlowKey key[2]
     uint64_t last           # element clock (ns) at the flow's last packet
     uint64_t heap_key       # its key in its heap: a lower bound of its deadline there
@@ -126,7 +138,7 @@ cdef inline int table_init(FlowTable* t, uint32_t flows, uint64_t seed) noexcept
     memset(t, 0, sizeof(FlowTable))
     while nslots < 4 * flows:
         nslots <<= 1
-    t.flows = <Flow*>calloc(flows + 1, sizeof(Flow))
+    t.flows = <Flow*>nat_alloc_lines((flows + 1) * sizeof(Flow))
     t.slots = <uint64_t*>calloc(nslots, sizeof(uint64_t))
     t.heap[0] = <HeapEntry*>malloc((flows + 1) * sizeof(HeapEntry))
     t.heap[1] = <HeapEntry*>malloc((flows + 1) * sizeof(HeapEntry))
@@ -489,9 +501,11 @@ cdef inline uint32_t flow_alloc(FlowTable* t) noexcept nogil:
         if t.flows_used == t.flows_cap:
             if t.flows_cap >= 0x7FFFFFFF:
                 return 0
-            grown = <Flow*>realloc(t.flows, 2 * <size_t>t.flows_cap * sizeof(Flow))
+            grown = <Flow*>nat_alloc_lines(2 * <size_t>t.flows_cap * sizeof(Flow))
             if grown == NULL:
                 return 0
+            memcpy(grown, t.flows, <size_t>t.flows_cap * sizeof(Flow))
+            free(t.flows)
             t.flows = grown
             t.flows_cap *= 2
         idx = t.flows_used
@@ -613,3 +627,7 @@ cdef inline void seq_forget_old(SeqTransitions* s, int d, uint32_t seqno) noexce
             s.trigger[d][i - k - 1] = s.trigger[d][i]
             s.delta[d][i - k - 1] = s.delta[d][i]
         s.n[d] -= k + 1
+
+
+if sizeof(Flow) != 64:
+    raise ImportError(f"flow records are {sizeof(Flow)} bytes, not one 64-byte cache line")
