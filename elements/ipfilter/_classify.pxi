@@ -39,7 +39,7 @@ cdef class IPClassification(Element):
         cdef Anno* anno = self.pool.anno
         cdef Anno* a
         cdef const uint8_t* bases[4]
-        cdef const uint8_t* end
+        cdef int32_t span
         cdef uint8_t* head
         cdef int32_t safe_net = prog.safe[CLS_BASE_NET]
         cdef int32_t safe_trans = prog.safe[CLS_BASE_TRANS]
@@ -52,12 +52,13 @@ cdef class IPClassification(Element):
         bases[CLS_BASE_MAC] = NULL
         for i in range(b.n):
             a = &anno[b.idx[i]]
-            head = a.data - a.headroom
-            end = a.data + a.len
-            bases[CLS_BASE_NET] = head + a.net_off
-            bases[CLS_BASE_TRANS] = head + a.trans_off
-            if (a.net_off >= 0 and a.trans_off >= 0 and end - bases[CLS_BASE_NET] >= safe_net
-                    and end - bases[CLS_BASE_TRANS] >= safe_trans):
+            # bytes from each header to the end of the packet (negative if unset)
+            span = <int32_t>(a.headroom + a.len)
+            if ((a.net_off | a.trans_off) >= 0 and span - a.net_off >= safe_net
+                    and span - a.trans_off >= safe_trans):
+                head = a.data - a.headroom
+                bases[CLS_BASE_NET] = head + a.net_off
+                bases[CLS_BASE_TRANS] = head + a.trans_off
                 ports[i] = cls_run_safe(prog, bases)
             else:
                 ports[i] = classify_packet(prog, a)
