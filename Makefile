@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
-CONFIG ?= configs/default.click
+CONFIG ?= configs/router.click
+ifeq ($(CONFIG),configs/router.click)
+# the IPv4 router on its bundled traces; what it sends lands in out/
+RUN_ARGS ?= OUT=out/router -t -h ipcheck.drop_details -h arpq0.table -h arpq1.table -h pool_free
+else
 RUN_ARGS ?= -t -h c.count -h c.byte_count -h pool_free
+endif
 export CLICKPY_BUILD_JOBS := $(JOBS)
 
 .PHONY: all run test test-release test-debug bench dev build build-debug deps install clean
@@ -37,6 +42,7 @@ build-debug: install
 	CLICKPY_DEBUG=1 $(PY) setup.py -q build_ext --inplace -j $(JOBS)
 
 run: build
+	@mkdir -p out
 	$(VENV)/bin/clickpy run $(CONFIG) $(RUN_ARGS)
 
 test: test-release test-debug
@@ -50,6 +56,8 @@ test-debug: build-debug
 
 bench: build
 	$(PY) bench/report.py $(BENCH_ARGS)
+	$(PY) bench/bench_iproute.py
+	$(PY) bench/bench_pcap.py
 
 clean:
 	rm -rf build $(VENV) .deps.stamp *.egg-info

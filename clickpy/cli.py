@@ -31,10 +31,12 @@ Usage: clickpy COMMAND [OPTION]... [ROUTERFILE] [NAME=VALUE]...
 
 Commands:
   run        Run a router configuration (the default command).
-  check      Parse, instantiate and check a configuration; exit status says.
+  check      Parse, instantiate, configure and check a configuration (no device
+             is opened); exit status says.
   flatten    Print the configuration as a flat Click configuration.
   elements   List the element classes, or print one class's documentation.
   viz        Draw the configuration's graph (Graphviz .dot or .svg).
+  testbed    Make (up) or remove (down) namespaces A - R - B to try a router in.
   handler    Read or write handlers of a running router (its ControlSocket).
   top        Live view of a running router's counters and rates.
   appliance  Build a bootable VM image for a configuration, or boot one
@@ -59,7 +61,9 @@ Options for run:
       --metrics [ADDR:]PORT     Serve every numeric handler to Prometheus.
       --user NAME               Drop root privileges to NAME once initialized.
       --log-level LEVEL         debug, info, warning (default) or error.
-  -j, --threads N               Run N worker processes.
+  -j, --threads N               Run N worker processes (devices shared by
+                                PACKET_FANOUT; handlers summed, or ELEM.H#I
+                                for worker I, ELEM.H#* for each worker).
       --pool N                  Use a pool of N packet buffers (also for check).
       --help                    Print this message and exit.
   -v, --version                 Print version number and exit.
@@ -302,18 +306,20 @@ def _threads(opts: dict) -> int:
     return max(int(value), 1)
 
 
-def _make_router(graph, text: str, opts: dict):
-    """The router for a parsed graph (configured and initialized), as the options say."""
+def _make_router(graph, text: str, opts: dict, initialize: bool = True):
+    """The router for a parsed graph (configured and initialized, unless not
+    `initialize`: `check` opens no device, as click-check), as the options say."""
     from clickpy.router import Router
     kwargs = {"warnings": _warnings_on(opts), "config_text": text, "pool_size": _pool_size(opts)}
+    if not initialize:
+        kwargs["initialize"] = False
     threads = _threads(opts)
-    if threads > 1:
-        init = Router.__init__.__code__
-        if "workers" in init.co_varnames[:init.co_argcount + init.co_kwonlyargcount]:
-            kwargs["workers"] = threads
-        elif kwargs["warnings"]:
-            _eprint(f"{PROG}: warning: -j {threads}: multiple workers are not supported yet, "
-                    f"running one")
+    if threads > 1 and initialize:
+        from clickpy.workers import WorkerGroup
+        try:
+            return WorkerGroup(graph, threads, **kwargs)
+        except MemoryError:
+            raise _Fail("not enough memory for the packet pool") from None
     try:
         return Router.from_graph(graph, **kwargs)
     except MemoryError:
@@ -503,10 +509,16 @@ def cmd_run(argv: list[str]) -> int:
     if "output" in opts:
         from clickpy.lang import unparse
         flat = unparse(graph)
+    workers = _threads(opts) > 1
+    if workers:
+        alone = [flag for key, flag in (("port", "-p"), ("unix", "-u"), ("allow", "-a"),
+                                        ("metrics", "--metrics"), ("user", "--user")) if opts.get(key)]
+        if alone:
+            raise _Fail(f"{', '.join(alone)}: not available with -j (the workers are separate routers)")
     _control_sockets(graph, opts)
     router = _make_router(graph, text, opts)
     live = None
-    if not opts.get("quit"):
+    if not opts.get("quit") and not workers:
         from clickpy.hotswap import LiveRouter
         source, is_expr, defines = _config_source(opts, pos)
         live = LiveRouter(router, config_file=None if is_expr or source in (None, "-") else source,
@@ -540,7 +552,9 @@ def cmd_run(argv: list[str]) -> int:
             before = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.monotonic()
         if not opts.get("quit"):
-            if graph.elements:
+            if graph.elements and live is None:
+                router.run()                  # the workers
+            elif graph.elements:
                 live.run()
                 router = live.router          # the configuration running last
                 graph = router.graph
@@ -575,7 +589,7 @@ def cmd_check(argv: list[str]) -> int:
         return 0
     graph, _, text = _load(opts, pos)
     _print_diagnostics(graph.warnings, _warnings_on(opts))
-    router = _make_router(graph, text, opts)
+    router = _make_router(graph, text, opts, initialize=False)
     _router_ready()
     router.cleanup()
     return 0
@@ -689,8 +703,13 @@ def cmd_viz(argv: list[str]) -> int:
     return 0
 
 
+def cmd_testbed(argv: list[str]) -> int:
+    from clickpy import testbed
+    return testbed.cli(argv)
+
+
 COMMANDS = {"run": cmd_run, "check": cmd_check, "flatten": cmd_flatten,
-            "elements": cmd_elements, "viz": cmd_viz}
+            "elements": cmd_elements, "viz": cmd_viz, "testbed": cmd_testbed}
 
 
 def _main(argv: list[str]) -> int:

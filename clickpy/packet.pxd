@@ -45,7 +45,7 @@ cdef extern from *:
         uint16_t device_vlan;   /* VLAN TCI a device took out of the frame */
         uint64_t timestamp;     /* ns since the epoch; 0 = unset */
         int32_t ifindex;        /* input device, 0 = none */
-        uint16_t csum_start;    /* partial checksum: from data start (virtio_net_hdr) */
+        uint16_t csum_start;    /* partial checksum: from the buffer's first byte, like the header offsets */
         uint16_t csum_offset;
         uint16_t gso_size;
         uint8_t gso_type;

@@ -62,7 +62,8 @@ class _UnionFind:
 class Router:
     def __init__(self, graph: FlatGraph, *, pool=None, pool_size: int | None = None,
                  big_pool_size: int | None = None, warnings: bool = True,
-                 config_text: str | None = None, hotswap_router: "Router | None" = None) -> None:
+                 config_text: str | None = None, hotswap_router: "Router | None" = None,
+                 initialize: bool = True) -> None:
         from clickpy.element import Scheduler
         from clickpy.driver import Driver
 
@@ -81,6 +82,9 @@ class Router:
         self.pool = pool
         self.pool_size = pool_size
         self.big_pool_size = big_pool_size
+        # False (`clickpy check`, as click-check): configure and connect, but
+        # open no device and start nothing; the router cannot run
+        self.initialize_elements = initialize
         self._initialized: list = []
         self._inputs: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self._outputs: dict[tuple[str, int], list[tuple[str, int]]] = {}
@@ -124,7 +128,8 @@ class Router:
         self._configure()
         self._make_pool()
         self._connect()
-        self._initialize()
+        if self.initialize_elements:
+            self._initialize()
         self._add_global_handlers()
 
     def _instantiate(self) -> None:
@@ -375,6 +380,8 @@ class Router:
         """Run until the config stops itself, a stop request, SIGINT/SIGTERM, or timeout."""
         if self._cleaned:
             raise RuntimeError("router already cleaned up")
+        if not self.initialize_elements:
+            raise RuntimeError("router built with initialize=False (a check) cannot run")
         self.driver.reset_stop()
         try:
             self.driver.run(timeout, handle_signals)

@@ -2,19 +2,20 @@
 // standard IP router (conf/make-ip-conf.pl): ARP on each side, header
 // checks, route lookup, TTL, IP options, ICMP errors and fragmentation.
 //
-// Each interface is a network device or a pair of pcap files, chosen by the
-// PORT0 and PORT1 definitions (as in bridge.click):
+// On pcap traces (the default; `make run`):
+//     clickpy run configs/router.click [PORTS='TRACES prefix'] [OUT=prefix]
+// replays what each segment sent, from PREFIX-if0.pcap and PREFIX-if1.pcap
+// (default: the bundled configs/traces/router-if{0,1}.pcap), in timestamp
+// order across both, writes what the router sends onto each segment to
+// $OUT-if0.pcap and $OUT-if1.pcap and what it delivers to its own host to
+// $OUT-host.pcap, and stops when both traces are done.
 //
-//   clickpy run configs/router.click PORT0=eth0 PORT1=eth1
-//       routes between two devices; packets for the router's own host
-//       stack (other than pings, which it answers) are counted and dropped.
-//
-//   clickpy run configs/router.click PORT0=in0.pcap,out0.pcap PORT1=in1.pcap,out1.pcap
-//       replays what each segment sent from the first file of its port, in
-//       timestamp order across both ports, writes what the router sends onto
-//       that segment into the second file and what it delivers to its host
-//       into $HOST; stops when both traces are done. `make run` does this
-//       with the bundled traces configs/traces/router-if{0,1}.pcap.
+// On two devices:
+//     clickpy run configs/router.click 'PORTS=DEV0 eth0, DEV1 eth1' \
+//         IP0=... MAC0=... IP1=... MAC1=... MTU1=1500 GW1=...
+// (and PREFIX0, NET0, BCAST0 and the same for interface 1 when the
+// networks are not /24s); packets for the router's own host stack, other
+// than pings, which it answers, are counted and dropped.
 //
 // Interface 0 is $IP0/$PREFIX0 (10.0.0.1/24), interface 1 is $IP1/$PREFIX1
 // (10.0.1.1/24), each with its broadcast address, Ethernet address and MTU;
@@ -23,9 +24,8 @@
 // fragmentation; set MTU1=1500 on plain Ethernet.
 
 define(
-    $PORT0  eth0,
-    $PORT1  eth1,
-    $HOST   router-host.pcap,
+    $PORTS  TRACES configs/traces/router,
+    $OUT    router-out,
     $IP0    10.0.0.1,   $PREFIX0 24,  $NET0 10.0.0.0,  $BCAST0 10.0.0.255,
     $MAC0   02:00:00:00:00:01,  $MTU0 1500,
     $IP1    10.0.1.1,   $PREFIX1 24,  $NET1 10.0.1.0,  $BCAST1 10.0.1.255,
@@ -33,32 +33,32 @@ define(
     $GW1    10.0.1.254
 );
 
-// Where frames come from and go to. Outputs: frames received on interface
-// 0 and 1; inputs: frames to send on interface 0 and 1, and IP packets for
-// the router's own host stack.
+// Where frames come from and go to, chosen by the keywords of $PORTS.
+// Outputs: frames received on interface 0 and 1; inputs: frames to send on
+// interface 0 and 1, and IP packets for the router's own host stack.
 elementclass RouterPorts {
-    $dev0, $dev1 |
+    TRACES $prefix |
+        // the traces merge in timestamp order, as the segments were heard:
+        // an ARP reply comes after the query that asked for it
+        merge :: TimeSortedSched(STOP true);
+        FromDump($prefix-if0.pcap) -> Paint(0) -> [0]merge;
+        FromDump($prefix-if1.pcap) -> Paint(1) -> [1]merge;
+        merge -> Unqueue(BURST 256) -> ps :: PaintSwitch;
+        ps[0] -> [0]output;
+        ps[1] -> [1]output;
+        input[0] -> ToDump($OUT-if0.pcap);
+        input[1] -> ToDump($OUT-if1.pcap);
+        input[2] -> EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> host :: ToDump($OUT-host.pcap);
+||
+    DEV0 $dev0, DEV1 $dev1 |
         FromDevice($dev0) -> [0]output;
         FromDevice($dev1) -> [1]output;
         input[0] -> Queue(1024) -> ToDevice($dev0);
         input[1] -> Queue(1024) -> ToDevice($dev1);
         input[2] -> host :: Counter -> Discard;
-||
-    $in0, $out0, $in1, $out1 |
-        // the two traces merge in timestamp order, as the segments were
-        // heard: an ARP reply comes after the query that asked for it
-        merge :: TimeSortedSched(STOP true);
-        FromDump($in0) -> Paint(0) -> [0]merge;
-        FromDump($in1) -> Paint(1) -> [1]merge;
-        merge -> Unqueue(BURST 256) -> ps :: PaintSwitch;
-        ps[0] -> [0]output;
-        ps[1] -> [1]output;
-        input[0] -> ToDump($out0);
-        input[1] -> ToDump($out1);
-        input[2] -> EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> host :: ToDump($HOST);
 }
 
-ports :: RouterPorts($PORT0, $PORT1);
+ports :: RouterPorts($PORTS);
 
 // Shared IP input path and routing table
 ip :: Strip(14)

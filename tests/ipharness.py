@@ -90,8 +90,8 @@ class Harness:
             result.append(got)
         return result
 
-    def handler(self, name: str, param: str | None = None) -> str:
-        return self.router.handler(f"e.{name}", param)
+    def handler(self, name: str, params: str = "") -> str:
+        return self.router.handler(f"e.{name}", params)
 
     def write(self, name: str, value: str = "") -> None:
         self.router.write(f"e.{name}", value)

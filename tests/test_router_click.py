@@ -22,6 +22,7 @@ from scapy.packet import Raw
 from scapy.utils import checksum, rdpcap
 
 from clickpy.router import Router
+from test_ethernet_switch import known_device_classes   # FromDevice/ToDevice names until the device group lands
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "router.click")
@@ -174,15 +175,14 @@ NEEDED = ("FromDump", "ToDump", "TimeSortedSched", "PaintSwitch", "Classifier", 
 
 
 @pytest.fixture
-def routed(tmp_path):
+def routed(tmp_path, monkeypatch):
     from clickpy import registry
     missing = [c for c in NEEDED if not registry.has_class(c)]
     if missing:
         pytest.skip(f"the trace, Ethernet and standard elements are not in this tree: {', '.join(missing)}")
+    known_device_classes(monkeypatch)
     out = str(tmp_path / "router")
-    defines = {f"PORT{i}": f"{os.path.join(TRACES, f'router-if{i}.pcap')},{out}-if{i}.pcap" for i in (0, 1)}
-    defines["HOST"] = f"{out}-host.pcap"
-    r = Router.from_file(CONFIG, defines=defines, warnings=False)
+    r = Router.from_file(CONFIG, defines={"OUT": out}, warnings=False)       # the bundled traces by default
     r.run(timeout=30)
     counters = {name: r.handler(name) for name in ("nonip0.count", "nonip1.count")}
     counters["checkip"] = r.handler("ipcheck.drops")
@@ -231,7 +231,7 @@ def test_the_model_sees_every_kind_of_traffic():
 
 
 def test_config_parses_in_device_mode():
-    """The same file runs on devices (PORT0=eth0 PORT1=eth1), checked without opening them."""
+    """The same file runs on devices ('PORTS=DEV0 eth0, DEV1 eth1'), checked without opening them."""
     from clickpy.lang import parse_config
     with open(CONFIG) as f:
         text = f.read()
@@ -239,7 +239,7 @@ def test_config_parses_in_device_mode():
                   "FromDevice", "Queue", "ToDevice", "Counter", "Discard", "Strip", "CheckIPHeader",
                   "RadixIPLookup", "Tee", "Classifier", "ARPResponder", "ARPQuerier", "ICMPPingResponder",
                   "DropBroadcasts", "PaintTee", "IPGWOptions", "FixIPSrc", "DecIPTTL", "IPFragmenter", "ICMPError"}
-    graph = parse_config(text, CONFIG, defines={"PORT0": "eth0", "PORT1": "eth1"}, is_class=primitives.__contains__)
+    graph = parse_config(text, CONFIG, defines={"PORTS": "DEV0 eth0, DEV1 eth1"}, is_class=primitives.__contains__)
     classes = {e.class_name for e in graph.elements}
     assert {"FromDevice", "ToDevice"} <= classes and "FromDump" not in classes
     configs = {e.config for e in graph.elements if e.class_name == "FromDevice"}

@@ -8,7 +8,8 @@ cdef class CheckICMPHeader(Element):
 
     Checks ICMP headers.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Expects ICMP packets with the network header annotation set. Checks
     that the packet is ICMP, that the ICMP message (the IP length less the

@@ -34,7 +34,8 @@ cdef class ICMPError(Element):
 
     Generates ICMP error packets.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     For each incoming IP packet (network header annotation set), emits an
     ICMP error of type TYPE and code CODE addressed to the packet's source,

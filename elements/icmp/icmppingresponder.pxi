@@ -5,7 +5,8 @@ cdef class ICMPPingResponder(Element):
 
     Responds to ICMP echo requests.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Turns each ICMP echo request (network header annotation set) into the
     echo reply, in place, and emits it on output 0: source and destination

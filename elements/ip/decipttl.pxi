@@ -5,7 +5,8 @@ cdef class DecIPTTL(Element):
 
     Decrements the IP time-to-live, drops dead packets.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Expects IP packets with the network header annotation set. If the TTL
     is 1 or less (expired), the packet leaves on output 1 (usually to an
@@ -49,14 +50,14 @@ cdef class DecIPTTL(Element):
         for i in range(b.n):
             x = b.idx[i]
             a = &anno[x]
-            if a.net_off < 0:
+            if unlikely(a.net_off < 0):
                 rejected[nrej] = x
                 nrej += 1
                 continue
             iph = a.data - a.headroom + a.net_off
-            if not multicast and (iph[16] & 0xF0) == 0xE0:
+            if unlikely(not multicast) and (iph[16] & 0xF0) == 0xE0:
                 pass
-            elif iph[8] <= 1:
+            elif unlikely(iph[8] <= 1):
                 rejected[nrej] = x
                 nrej += 1
                 continue
@@ -65,7 +66,8 @@ cdef class DecIPTTL(Element):
                 # RFC 1624 eq. 3 with m' = m - 0x0100: HC' = ~(~HC + 0xFEFF)
                 s = (~load_be16(iph + 10) & 0xFFFF) + 0xFEFF
                 store_be16(iph + 10, <uint16_t>~(s + (s >> 16)))
-            b.idx[k] = x
+            if unlikely(k != i):         # compact only once something was rejected
+                b.idx[k] = x
             k += 1
         b.n = k
         self.drops += nrej

@@ -16,7 +16,8 @@ cdef class FixIPSrc(Element):
 
     Sets the IP source field if the Fix IP Source annotation asks for it.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Expects IP packets. If a packet's Fix IP Source annotation is set, its
     IP source address becomes IPADDR and its header checksum is

@@ -11,7 +11,8 @@ cdef class GetIPAddress(Element):
 
     Sets the destination IP address annotation from packet data.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Copies the 4 bytes at OFFSET into the destination-IP annotation (or
     the 4-byte annotation ANNO). OFFSET is usually 16, to fetch the

@@ -32,7 +32,8 @@ cdef class IPEncap(Element):
 
     Encapsulates packets in a static IP header.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Prepends to each packet a 20-byte IP header with protocol PROTO (a
     number or a name such as `ipip`, `udp`), source SRC and destination DST,

@@ -31,7 +31,8 @@ cdef class IPFragmenter(Element):
 
     Fragments large IP packets.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: push.
 
     Expects IP packets with the network header annotation set. A packet
     whose IP part is at most MTU bytes leaves on output 0 unchanged. A

@@ -86,7 +86,8 @@ cdef class IPGWOptions(Element):
 
     Processes router IP options.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Processes the IP options every router must handle, not only the packet's
     destination: Record Route and Timestamp (not source routes). MYADDR is

@@ -5,7 +5,8 @@ cdef class IPInputCombo(Element):
 
     Input combo for IP routing.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     One element for the common steps of an IP router's input path, the
     same as
@@ -18,7 +19,9 @@ cdef class IPInputCombo(Element):
     255.255.255.255).
 
     Keywords:
-      INTERFACES, BADSRC, GOODDST: as CheckIPHeader.
+      INTERFACES  List of ADDR/LEN. As CheckIPHeader.
+      BADSRC      IP address list. As CheckIPHeader.
+      GOODDST     IP address list. As CheckIPHeader.
 
     Handlers:
       drops (read)         packets dropped

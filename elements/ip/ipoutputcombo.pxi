@@ -5,7 +5,8 @@ cdef class IPOutputCombo(Element):
 
     Output combo for IP routing.
 
-    Ports: 1 input, 5 outputs. Processing: push.
+    Ports: 1 input, 5 outputs.
+    Processing: push.
 
     One element for the common steps of an IP router's output path, the
     same as

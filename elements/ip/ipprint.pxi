@@ -226,7 +226,8 @@ cdef class IPPrint(Element):
 
     Pretty-prints IP packets.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Prints one line per packet with an IP header annotation, in Click's
     tcpdump-like format, to standard error (or OUTFILE), and passes the
@@ -248,7 +249,10 @@ cdef class IPPrint(Element):
       MAXLENGTH  Integer. Most bytes of contents to print; negative: all (1500).
       NBYTES     Integer. Old name of MAXLENGTH.
       TIMESTAMP  Boolean. Print the timestamp annotation (true).
-      ID, TTL, TOS, LENGTH  Boolean. Print those IP header fields (false).
+      ID         Boolean. Print the IP ID (false).
+      TTL        Boolean. Print the TTL (false).
+      TOS        Boolean. Print the TOS byte (false).
+      LENGTH     Boolean. Print the IP length (false).
       PAINT      Boolean. Print the paint annotation (false).
       AGGREGATE  Boolean. Print the aggregate annotation (false).
       ETHER      Boolean. Print Ethernet addresses when there is a MAC header (false).

@@ -38,7 +38,8 @@ cdef class IPReassembler(Element):
 
     Reassembles fragmented IP packets.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Expects IP packets with the network header annotation set. Packets that
     are not fragments pass through. Fragments are held until all of their

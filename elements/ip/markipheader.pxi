@@ -5,7 +5,8 @@ cdef class MarkIPHeader(Element):
 
     Sets the IP header annotation.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Marks packets as IP packets by setting the network header annotation
     to the IP header OFFSET bytes into the packet (default 0); the header

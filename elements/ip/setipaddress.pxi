@@ -5,7 +5,8 @@ cdef class SetIPAddress(Element):
 
     Sets the destination IP address annotation.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Sets the destination-IP annotation of every packet to ADDR (or the
     4-byte annotation ANNO).

@@ -5,7 +5,8 @@ cdef class SetIPChecksum(Element):
 
     Sets the IP header checksum.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Computes the checksum of each packet's (annotated) IP header and stores
     it in the header. Elements that change IP headers, such as DecIPTTL,

@@ -1,12 +1,12 @@
 # EXPORT_ELEMENT StoreIPAddress
 
 cdef class StoreIPAddress(Element):
-    """StoreIPAddress(OFFSET)
-    StoreIPAddress(ADDR, OFFSET)
+    """StoreIPAddress([ADDR,] OFFSET)
 
     Stores an IP address in the packet.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     The one-argument form writes the destination-IP annotation into the
     packet at byte OFFSET, but leaves the packet alone when the annotation

@@ -5,7 +5,8 @@ cdef class StripToNetworkHeader(Element):
 
     Strips everything before the network header.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Removes all bytes before the packet's network header annotation, so
     the packet starts with it (an Ethernet header, say, goes). Packets

@@ -5,7 +5,8 @@ cdef class DirectIPLookup(TrieIPLookup):
 
     IP routing lookup using direct-indexed tables (DIR-24-8).
 
-    Ports: 1 input, any number of outputs. Processing: push.
+    Ports: 1 input, any number of outputs.
+    Processing: push.
 
     Expects a destination-IP annotation on each packet. Looks the address up
     with longest-prefix match, replaces the annotation with the route's
@@ -26,7 +27,7 @@ cdef class DirectIPLookup(TrieIPLookup):
 
     Handlers:
       table (read)      the routes, one `addr/len<TAB>gw<TAB>output` line each
-      lookup (read, with an address parameter)  "OUTPUT [GW]" for that address
+      lookup (read)     with an address parameter: "OUTPUT [GW]" for it
                         (-1 when no route)
       add (write)       add a route `ADDR/MASK [GW] OUT`; fails if the prefix has one
       set (write)       add or replace a route
@@ -47,6 +48,7 @@ cdef class DirectIPLookup(TrieIPLookup):
         cdef Anno* a
         cdef int32_t ports[256]
         cdef uint32_t dst[256]
+        cdef uint32_t leaves[256]
         cdef const uint32_t* root = self.lpm.root
         cdef const uint32_t* nodes = self.lpm.nodes
         cdef const uint32_t* nh_gw = self.nh_gw
@@ -57,6 +59,5 @@ cdef class DirectIPLookup(TrieIPLookup):
             dst[i] = load_be32(&anno[b.idx[i]].user[DST_IP_ANNO])
             prefetch(&root[dst[i] >> 8])
         for i in range(n):
-            a = &anno[b.idx[i]]
-            ports[i] = route_packet(a, lpm_lookup(root, nodes, dst[i], 24, 8), nh_gw, nh_port)
-        return self._emit(b, ports)
+            leaves[i] = lpm_lookup(root, nodes, dst[i], 24, 8)
+        return self._emit(b, ports, route_leaves(anno, b, leaves, nh_gw, nh_port, ports))

@@ -70,6 +70,24 @@ cdef inline int32_t route_packet(Anno* a, uint32_t leaf, const uint32_t* nh_gw,
     return nh_port[nh]
 
 
+cdef inline int32_t route_leaves(Anno* anno, Batch* b, const uint32_t* leaves, const uint32_t* nh_gw,
+                                 const int32_t* nh_port, int32_t* ports) noexcept nogil:
+    """ports[i] = the output of packet i for its looked-up leaf (gateways go to
+    the annotation). Returns that output if every packet takes the same one,
+    else -2."""
+    cdef uint32_t i
+    cdef int32_t p, same
+    if b.n == 0:
+        return -2
+    same = ports[0] = route_packet(&anno[b.idx[0]], leaves[0], nh_gw, nh_port)
+    for i in range(1, b.n):
+        p = route_packet(&anno[b.idx[i]], leaves[i], nh_gw, nh_port)
+        ports[i] = p
+        if p != same:
+            same = -2
+    return same
+
+
 cdef class IPRouteTable(Element):
     """Base of the route lookup elements: routes `ADDR/MASK [GW] OUTPUT` as
     arguments, the add/set/remove/ctrl/flush/table/lookup handlers, next
@@ -244,8 +262,8 @@ cdef class IPRouteTable(Element):
                     self.add_route(route, replace=True)
             raise HandlerError(f"{self.name}.ctrl: {e}") from None
 
-    def _lookup_handler(self, param=None):
-        if param is None:
+    def _lookup_handler(self, str param):
+        if not param.strip():
             raise HandlerError(f"{self.name}.lookup: needs an IP address parameter")
         try:
             addr = IPADDR(param.strip())
@@ -259,7 +277,7 @@ cdef class IPRouteTable(Element):
 
     def add_handlers(self):
         self.add_read_handler("table", self._table)
-        self.add_read_handler("lookup", self._lookup_handler)     # takes the address as its parameter
+        self.add_read_handler("lookup", self._lookup_handler, params=True)
         self.add_read_handler("drops", lambda: self.drops)
         self.add_write_handler("add", lambda v: self._handle("add", v))
         self.add_write_handler("set", lambda v: self._handle("set", v))
@@ -269,8 +287,11 @@ cdef class IPRouteTable(Element):
             self.add_write_handler("flush", lambda v: self._clear())
 
     # ---- the packet path -------------------------------------------------------
-    cdef int _emit(self, Batch* b, int32_t* ports) except -1:
+    cdef int _emit(self, Batch* b, int32_t* ports, int32_t same) except -1:
+        """Send each packet out of its port; `same`: the port they all take, or -2."""
         cdef uint32_t i, nreport = 0
+        if same >= 0:
+            return self.output_push(same, b)
         cdef uint32_t unrouted[5]       # the first few, for Click's "no route" messages
         for i in range(b.n):
             if ports[i] < 0:

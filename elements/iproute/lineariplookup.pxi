@@ -5,7 +5,8 @@ cdef class LinearIPLookup(IPRouteTable):
 
     Simple IP routing table.
 
-    Ports: 1 input, any number of outputs. Processing: push.
+    Ports: 1 input, any number of outputs.
+    Processing: push.
 
     Expects a destination-IP annotation on each packet (CheckIPHeader or
     GetIPAddress sets it). Looks the address up with longest-prefix match,
@@ -25,7 +26,7 @@ cdef class LinearIPLookup(IPRouteTable):
 
     Handlers:
       table (read)           the routes, one `addr/len<TAB>gw<TAB>output` line each
-      lookup (read, with an address parameter)  "OUTPUT [GW]" for that address
+      lookup (read)          with an address parameter: "OUTPUT [GW]" for it
                              (-1 when no route)
       add (write)            add a route `ADDR/MASK [GW] OUT`; fails if the prefix has one
       set (write)            add or replace a route
@@ -122,8 +123,8 @@ cdef class LinearIPLookup(IPRouteTable):
         cdef Anno* anno = self.pool.anno
         cdef Anno* a
         cdef int32_t ports[256]
+        cdef uint32_t leaves[256]
         cdef uint32_t i
         for i in range(b.n):
-            a = &anno[b.idx[i]]
-            ports[i] = route_packet(a, self._leaf(load_be32(&a.user[DST_IP_ANNO])), self.nh_gw, self.nh_port)
-        return self._emit(b, ports)
+            leaves[i] = self._leaf(load_be32(&anno[b.idx[i]].user[DST_IP_ANNO]))
+        return self._emit(b, ports, route_leaves(anno, b, leaves, self.nh_gw, self.nh_port, ports))

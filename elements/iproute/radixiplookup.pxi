@@ -137,7 +137,8 @@ cdef class RadixIPLookup(TrieIPLookup):
 
     IP lookup using a radix trie.
 
-    Ports: 1 input, any number of outputs. Processing: push.
+    Ports: 1 input, any number of outputs.
+    Processing: push.
 
     Expects a destination-IP annotation on each packet. Looks the address up
     with longest-prefix match, replaces the annotation with the route's
@@ -157,7 +158,7 @@ cdef class RadixIPLookup(TrieIPLookup):
 
     Handlers:
       table (read)      the routes, one `addr/len<TAB>gw<TAB>output` line each
-      lookup (read, with an address parameter)  "OUTPUT [GW]" for that address
+      lookup (read)     with an address parameter: "OUTPUT [GW]" for it
                         (-1 when no route)
       add (write)       add a route `ADDR/MASK [GW] OUT`; fails if the prefix has one
       set (write)       add or replace a route
@@ -175,7 +176,6 @@ cdef class RadixIPLookup(TrieIPLookup):
 
     cdef int push(self, int port, Batch* b) except -1:
         cdef Anno* anno = self.pool.anno
-        cdef Anno* a
         cdef int32_t ports[256]
         cdef const uint32_t* root = self.lpm.root
         cdef const uint32_t* nodes = self.lpm.nodes
@@ -184,9 +184,22 @@ cdef class RadixIPLookup(TrieIPLookup):
         cdef uint32_t dst[256]
         cdef uint32_t leaves[256]
         cdef uint32_t i, n = b.n
-        for i in range(n):
-            dst[i] = load_be32(&anno[b.idx[i]].user[DST_IP_ANNO])
-        lpm_lookup_batch(root, nodes, dst, leaves, n, 16, 4)
-        for i in range(n):
-            ports[i] = route_packet(&anno[b.idx[i]], leaves[i], nh_gw, nh_port)
-        return self._emit(b, ports)
+        cdef int32_t p, same
+        cdef Anno* a
+        if self.lpm.nodes_live == 0 and n:
+            # no route longer than /16: one read of the first table per packet, one pass
+            a = &anno[b.idx[0]]
+            same = ports[0] = route_packet(a, root[a.user[DST_IP_ANNO] << 8 | a.user[DST_IP_ANNO + 1]],
+                                           nh_gw, nh_port)
+            for i in range(1, n):
+                a = &anno[b.idx[i]]
+                p = route_packet(a, root[a.user[DST_IP_ANNO] << 8 | a.user[DST_IP_ANNO + 1]], nh_gw, nh_port)
+                ports[i] = p
+                if p != same:
+                    same = -2
+            return self._emit(b, ports, same)
+        else:
+            for i in range(n):
+                dst[i] = load_be32(&anno[b.idx[i]].user[DST_IP_ANNO])
+            lpm_lookup_batch(root, nodes, dst, leaves, n, 16, 4)
+        return self._emit(b, ports, route_leaves(anno, b, leaves, nh_gw, nh_port, ports))

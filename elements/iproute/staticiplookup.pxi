@@ -5,7 +5,8 @@ cdef class StaticIPLookup(LinearIPLookup):
 
     Simple static IP routing table.
 
-    Ports: 1 input, any number of outputs. Processing: push.
+    Ports: 1 input, any number of outputs.
+    Processing: push.
 
     Acts like LinearIPLookup, but its routes are fixed by its configuration:
     the add, set, remove and ctrl handlers refuse to change them once the
@@ -13,7 +14,7 @@ cdef class StaticIPLookup(LinearIPLookup):
 
     Handlers:
       table (read)     the routes
-      lookup (read, with an address parameter)  "OUTPUT [GW]" for that address
+      lookup (read)    with an address parameter: "OUTPUT [GW]" for it
       add, set, remove, ctrl (write)  fail: "can't add/remove routes dynamically"
       drops (read)     packets without a route
 

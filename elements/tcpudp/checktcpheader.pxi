@@ -8,7 +8,8 @@ cdef class CheckTCPHeader(Element):
 
     Checks TCP headers.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Expects TCP packets with the network header annotation set. Checks that
     the packet is TCP and not a fragment, that the TCP data offset is at

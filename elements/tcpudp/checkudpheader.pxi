@@ -8,7 +8,8 @@ cdef class CheckUDPHeader(Element):
 
     Checks UDP headers.
 
-    Ports: 1 input, 1 or 2 outputs. Processing: agnostic; output 1 push.
+    Ports: 1 input, 1 or 2 outputs.
+    Processing: agnostic; output 1 push.
 
     Expects UDP packets with the network header annotation set. Checks that
     the packet is UDP and not a later fragment, that the UDP length is at

@@ -5,7 +5,8 @@ cdef class SetTCPChecksum(Element):
 
     Sets TCP checksums.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Computes the TCP checksum of each TCP packet (network header annotation
     set), over the pseudo header and the IP payload, and stores it. With

@@ -5,7 +5,8 @@ cdef class SetUDPChecksum(Element):
 
     Sets UDP checksums.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Computes the UDP checksum of each UDP packet (network header annotation
     set), over the pseudo header and the UDP length bytes, and stores it (a

@@ -10,7 +10,8 @@ cdef class UDPIPEncap(Element):
 
     Encapsulates packets in static UDP/IP headers.
 
-    Ports: 1 input, 1 output. Processing: agnostic.
+    Ports: 1 input, 1 output.
+    Processing: agnostic.
 
     Prepends to each packet a UDP header from SPORT to DPORT and a 20-byte
     IP header from SRC to DST (TTL 250, an IP ID counting up from 0, correct

@@ -1,0 +1,359 @@
+"""Device benchmarks, in network namespaces made for the run and removed after it.
+
+    python bench/devices.py [--seconds 10] [--repeat 3] [--only sender,forwarder,...] [--json]
+
+Every clickpy here is a `clickpy run` process inside its namespace; packets
+are counted by the kernel (veth and tap interface statistics), never by
+clickpy, and CPU time is read from /proc: machine-wide busy time from
+/proc/stat (veth work is charged to whichever process happens to run it), and
+per process from /proc/PID/stat. The machine may be shared: the load average
+is printed, each figure is the median of --repeat runs, and variants are
+measured alternately in the same run.
+
+  sender       InfiniteSource -> ToDevice into a veth (64-byte frames; the peer's
+               stack drops them as not addressed to it), METHOD RING and SENDMMSG
+  forwarder    generator (clickpy) -> veth -> clickpy FromDevice -> ToDevice ->
+               veth -> sink; at 0.4 Mpps offered (tbf on the generator's veth)
+               for loss, and at saturation for rate and CPU per packet. The sink
+               drops IPv4 at tc ingress (it answers ARP), the same for every variant
+  kernel       the same topology with the Linux kernel forwarding instead of clickpy
+  router       configs/router.click as the forwarder (when the config exists)
+  tap          InfiniteSource -> KernelTap: frames written per second, io_uring and write(2)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clickpy.elements.linux.ingress import IngressDrop  # noqa: E402
+from clickpy.testbed import Testbed  # noqa: E402
+
+PYTHON = sys.executable
+FRAME_SRC = "02:00:00:00:00:01"
+GOALS = {"sender": 0.7, "forwarder": 0.55, "forwarder_cpu_us": 1.6, "forwarder_loss": 0.001, "tap": 1.2}
+
+
+def udp_frame(dst_mac: str, src_ip="10.0.0.2", dst_ip="10.0.1.99") -> str:
+    """A 60-byte Ethernet/IPv4/UDP frame with valid checksums, as Click's \\<hex>."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    frame = bytes(Ether(src=FRAME_SRC, dst=dst_mac) / IP(src=src_ip, dst=dst_ip, ttl=64)
+                  / UDP(sport=1234, dport=53) / bytes(18))
+    assert len(frame) == 60
+    return frame.hex()
+
+
+# ---- measurement ---------------------------------------------------------------
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far (all CPUs)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]                 # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of a process so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def link_counters(ns, ifname: str) -> tuple[int, int]:
+    """(rx_packets, tx_packets) of an interface, from the kernel."""
+    with ns.ipr() as ipr:
+        link = ipr.get_links(ipr.link_lookup(ifname=ifname)[0])[0]
+    stats = link.get_attr("IFLA_STATS64")
+    return stats["rx_packets"], stats["tx_packets"]
+
+
+def link_drops(ns, ifname: str) -> tuple[int, int]:
+    """(rx_dropped, tx_dropped) of an interface (a veth counts what its peer
+    could not take as tx_dropped)."""
+    with ns.ipr() as ipr:
+        link = ipr.get_links(ipr.link_lookup(ifname=ifname)[0])[0]
+    stats = link.get_attr("IFLA_STATS64")
+    return stats["rx_dropped"], stats["tx_dropped"]
+
+
+def backlog_drops() -> int:
+    """Packets the kernel dropped because a CPU's input backlog was full."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(line.split()[1], 16) for line in f)
+
+
+def wait_for_packet_sockets(tb: Testbed, ns, count: int, proc: "Clickpy", timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(tb.run(ns, "cat", "/proc/net/packet").stdout.splitlines()) - 1 < count:
+        proc.check()
+        if time.monotonic() > deadline:
+            raise RuntimeError("clickpy did not open its sockets")
+        time.sleep(0.05)
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+class Clickpy:
+    """`clickpy run -e CONFIG` inside a namespace; stopped with SIGTERM, after
+    which it prints the handlers asked for."""
+
+    def __init__(self, tb: Testbed, ns, config: str, handlers: tuple[str, ...] = (),
+                 config_file: str | None = None, defines: dict[str, str] | None = None) -> None:
+        args = [PYTHON, "-m", "clickpy", "run"] + ([config_file] if config_file else ["-e", config])
+        args += [f"{k}={v}" for k, v in (defines or {}).items()]
+        for h in handlers:
+            args += ["-h", h]
+        self.handlers = handlers
+        self.values: dict[str, str] = {}
+        self.proc = tb.popen(ns, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def cpu(self) -> float:
+        return process_cpu(self.proc.pid)
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"clickpy exited: {self.proc.stderr.read()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        if len(self.handlers) == 1:
+            self.values[self.handlers[0]] = out.strip()
+        else:
+            name = None
+            for line in out.splitlines():
+                if line.endswith(":") and line[:-1] in self.handlers:
+                    name = line[:-1]
+                elif name and line:
+                    self.values[name] = line
+                    name = None
+
+
+def measure(seconds: float, counter, procs: dict[str, Clickpy], warmup: float = 1.0) -> dict:
+    """Packets per second from `counter()` (a kernel statistic) and CPU per packet."""
+    for p in procs.values():
+        p.check()
+    time.sleep(warmup)
+    c0, m0 = counter(), machine_busy()
+    p0 = {k: p.cpu() for k, p in procs.items()}
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    c1, m1 = counter(), machine_busy()
+    p1 = {k: p.cpu() for k, p in procs.items()}
+    dt = time.monotonic() - t0
+    for p in procs.values():
+        p.check()
+    packets = max(c1 - c0, 1)
+    result = {"mpps": packets / dt / 1e6, "packets": packets, "seconds": dt,
+              "cpu_us_machine": (m1 - m0) / packets * 1e6}
+    for k in procs:
+        result[f"cpu_us_{k}"] = (p1[k] - p0[k]) / packets * 1e6
+    return result
+
+
+# ---- topologies ------------------------------------------------------------------
+def sender_run(method: str, seconds: float, bypass: bool = False) -> dict:
+    with Testbed() as tb:
+        s, d = tb.namespace("s"), tb.namespace("d")
+        tb.veth(s, "s0", d, "d0")
+        frame = udp_frame("02:00:00:00:00:99")       # not the peer's address: dropped on arrival
+        snd = Clickpy(tb, s, f"InfiniteSource(DATA \\<{frame}>, BURST 256, TIMESTAMP false) "
+                             f"-> ToDevice(s0, METHOD {method}, BURST 256, QDISC_BYPASS {str(bypass).lower()});")
+        try:
+            return measure(seconds, lambda: link_counters(d, "d0")[0], {"sender": snd})
+        finally:
+            snd.stop()
+
+
+def forward_topology(tb: Testbed):
+    s, r, d = tb.namespace("s"), tb.namespace("r"), tb.namespace("d")
+    tb.veth(s, "s0", r, "ra")
+    tb.veth(r, "rb", d, "d0")
+    return s, r, d       # S 10.0.0.2 -> R ra 10.0.0.1 | R rb 10.0.1.1 -> D 10.0.1.99
+
+
+def limit_rate(tb: Testbed, ns, ifname: str, mpps: float) -> None:
+    """A tbf qdisc passing `mpps` million 60-byte frames per second; the
+    generator's socket buffer then pushes back instead of losing frames."""
+    rate_bit = int(mpps * 1e6 * 60 * 8)
+    tb.run(ns, "tc", "qdisc", "add", "dev", ifname, "root", "tbf", "rate", f"{rate_bit}bit",
+           "burst", str(max(int(mpps * 1e6 * 60 / 500), 16384)), "limit", str(4 << 20))
+
+
+def generator(tb: Testbed, s, dst_mac: str) -> Clickpy:
+    frame = udp_frame(dst_mac)
+    return Clickpy(tb, s, f"InfiniteSource(DATA \\<{frame}>, BURST 256, TIMESTAMP false) "
+                          f"-> ToDevice(s0, BURST 256);")
+
+
+def forwarder_run(kind: str, seconds: float, offered_mpps: float | None) -> dict:
+    """kind: 'clickpy' (FromDevice -> ToDevice), 'router' (configs/router.click) or 'kernel'.
+
+    Offered packets are those R's interface received, delivered ones those
+    the sink's interface received. For the loss figure the generator is
+    stopped and the pipeline drained before the counters are read, so packets
+    in flight at the end are not counted as lost."""
+    with Testbed() as tb:
+        s, r, d = forward_topology(tb)
+        r_mac = r.link_mac("ra")
+        procs: dict[str, Clickpy] = {}
+        sink = IngressDrop("d0", ether_type=0x0800)
+        try:
+            # The sink takes what arrives and drops it cheaply and alike for
+            # every variant: IPv4 is dropped at tc ingress (ARP is answered).
+            tb.up(d, "d0", "10.0.1.99/24")
+            with tb.inside(d):
+                sink.install()
+            if kind == "kernel":
+                tb.up(r, "ra", "10.0.0.1/24")
+                tb.up(r, "rb", "10.0.1.1/24")
+                tb.sysctl(r, "net.ipv4.ip_forward", "1")
+                tb.neighbor(r, "rb", "10.0.1.99", d.link_mac("d0"))
+            elif kind == "clickpy":
+                # frames pass unchanged (still addressed to R)
+                procs["forwarder"] = Clickpy(tb, r, "f :: FromDevice(ra, SNIFFER false, BURST 256) "
+                                                    "-> t :: ToDevice(rb, BURST 256);",
+                                             ("f.kernel_drops", "f.drops", "t.drops"))
+            elif kind == "router":
+                defines = {"PORTS": "DEV0 ra, DEV1 rb", "IP0": "10.0.0.1", "MAC0": r_mac,
+                           "IP1": "10.0.1.1", "MAC1": r.link_mac("rb"), "MTU1": "1500", "GW1": "10.0.1.99"}
+                procs["forwarder"] = Clickpy(tb, r, "", config_file=str(ROOT / "configs" / "router.click"),
+                                             defines=defines)
+            if offered_mpps:
+                limit_rate(tb, s, "s0", offered_mpps)
+            if "forwarder" in procs:
+                wait_for_packet_sockets(tb, r, 2, procs["forwarder"])
+                time.sleep(0.5)
+            # Counters of different namespaces cannot be read at one instant, so
+            # the loss is counted between two quiet moments: before the generator
+            # starts and after it has stopped and the pipeline has drained.
+            o0, d0 = link_counters(r, "ra")[0], link_counters(d, "d0")[0]
+            r0, b0 = link_drops(r, "rb")[1], backlog_drops()
+            procs["generator"] = generator(tb, s, r_mac)
+            if not offered_mpps:
+                return measure(seconds, lambda: link_counters(d, "d0")[0], procs)
+            result = measure(seconds, lambda: link_counters(r, "ra")[0], procs)
+            procs["generator"].stop()
+            time.sleep(1.0)
+            o1, d1 = link_counters(r, "ra")[0], link_counters(d, "d0")[0]
+            r1, b1 = link_drops(r, "rb")[1], backlog_drops()
+            offered, delivered = o1 - o0, d1 - d0
+            result["offered_mpps"] = result["mpps"]
+            result["loss"] = max(0.0, 1 - delivered / offered) if offered else 1.0
+            result["mpps"] = result["offered_mpps"] * (1 - result["loss"])
+            result["lost"] = offered - delivered
+            result["sink_refused"] = r1 - r0          # the sink's side of the veth could not take them
+            result["backlog_drops"] = b1 - b0         # any CPU's input backlog overflowed (machine-wide)
+            return result
+        finally:
+            for p in procs.values():
+                p.stop()
+            sink.remove()
+            if "forwarder" in procs and procs["forwarder"].values:
+                print(f"    {kind}: {procs['forwarder'].values}", file=sys.stderr)
+
+
+def tap_run(method: str, seconds: float) -> dict:
+    with Testbed() as tb:
+        n = tb.namespace("n")
+        frame = udp_frame("02:00:00:00:00:99", "10.9.0.2", "10.9.0.99")      # dropped: not the tap's address
+        snd = Clickpy(tb, n, f"InfiniteSource(DATA \\<{frame}>, BURST 256, TIMESTAMP false) "
+                             f"-> KernelTap(10.9.0.1/24, DEVNAME cpbench0, METHOD {method}, BURST 256) -> Discard;")
+        try:
+            time.sleep(1.0)
+            return measure(seconds, lambda: link_counters(n, "cpbench0")[0], {"writer": snd})
+        finally:
+            snd.stop()
+
+
+# ---- the report ----------------------------------------------------------------------
+def median_runs(fn, repeat: int) -> dict:
+    runs = [fn() for _ in range(repeat)]
+    out = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    out["runs_mpps"] = [round(r["mpps"], 3) for r in runs]
+    return out
+
+
+def derive_forwarding_cpu(results: dict) -> None:
+    """CPU per packet of the forwarding alone: our processes' CPU (the veth
+    receive into R runs in the generator's context, the send into the sink
+    in the forwarder's) minus what the generator costs sending into a veth by
+    itself (the sender benchmark)."""
+    base = results.get("sender RING", {}).get("cpu_us_sender")
+    if base is None:
+        return
+    for name, r in results.items():
+        if "cpu_us_generator" in r:
+            r["cpu_us_forwarding"] = r["cpu_us_generator"] + r.get("cpu_us_forwarder", 0.0) - base
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="sender,forwarder,kernel,router,tap")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    only = set(args.only.split(","))
+    results: dict[str, dict] = {}
+    sec, rep = args.seconds, args.repeat
+    if "sender" in only:
+        for method in ("RING", "SENDMMSG"):
+            results[f"sender {method}"] = median_runs(lambda: sender_run(method, sec), rep)
+        results["sender RING bypass"] = median_runs(lambda: sender_run("RING", sec, True), rep)
+    if "forwarder" in only:
+        results["forwarder at 0.4 Mpps"] = median_runs(lambda: forwarder_run("clickpy", sec, 0.4), rep)
+        results["forwarder saturated"] = median_runs(lambda: forwarder_run("clickpy", sec, None), rep)
+    if "kernel" in only:
+        results["kernel at 0.4 Mpps"] = median_runs(lambda: forwarder_run("kernel", sec, 0.4), rep)
+        results["kernel saturated"] = median_runs(lambda: forwarder_run("kernel", sec, None), rep)
+    if "router" in only and (ROOT / "configs" / "router.click").exists():
+        results["router.click at 0.4 Mpps"] = median_runs(lambda: forwarder_run("router", sec, 0.4), rep)
+        results["router.click saturated"] = median_runs(lambda: forwarder_run("router", sec, None), rep)
+    if "tap" in only:
+        for method in ("URING", "WRITE"):
+            results[f"tap {method}"] = median_runs(lambda: tap_run(method, sec), rep)
+    derive_forwarding_cpu(results)
+    if args.json:
+        print(json.dumps({"load": load_average(), "results": results}, indent=1))
+        return 0
+    print(f"load average {load_average()}, {os.cpu_count()} CPUs; medians of {rep} runs of {sec:g} s")
+    print("Mpps: delivered (offered, for rate-limited runs); µs/pkt: CPU per delivered packet, machine-wide,")
+    print("of the clickpy process under test, and of the forwarding alone (see derive_forwarding_cpu)")
+    print(f"{'benchmark':24} {'Mpps':>6} {'offered':>8} {'loss':>8} {'machine':>8} {'process':>8} "
+          f"{'forward':>8}  runs")
+    for name, r in results.items():
+        ours = r.get("cpu_us_forwarder", r.get("cpu_us_sender", r.get("cpu_us_writer")))
+        loss = f"{r['loss'] * 100:.3f}%" if "loss" in r else ""
+        offered = f"{r['offered_mpps']:.3f}" if "offered_mpps" in r else ""
+        fwd = f"{r['cpu_us_forwarding']:.2f}" if "cpu_us_forwarding" in r else ""
+        print(f"{name:24} {r['mpps']:6.3f} {offered:>8} {loss:>8} {r['cpu_us_machine']:8.2f} "
+              f"{'' if ours is None else f'{ours:.2f}':>8} {fwd:>8}  {r['runs_mpps']}"
+              + (f"  lost {r['lost']:.0f}: sink refused {r['sink_refused']:.0f}, backlog drops "
+                 f"{r['backlog_drops']:.0f}" if r.get("lost") else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

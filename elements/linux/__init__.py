@@ -1,0 +1,1 @@
+"""Linux devices: AF_PACKET rings (FromDevice, ToDevice) and TAP/TUN (KernelTap, KernelTun)."""

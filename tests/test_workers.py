@@ -1,0 +1,91 @@
+"""`clickpy run -j N`: worker processes, summed and per-worker handlers, signals, refusals."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from clickpy import registry
+from clickpy.element import Element
+from clickpy.lang import parse_config
+from clickpy.lang.graph import ConfigError
+from clickpy.workers import check_splittable
+
+CLICKPY = [sys.executable, "-m", "clickpy"]
+
+
+def clickpy(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(CLICKPY + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_each_worker_runs_the_whole_graph_and_handlers_are_summed():
+    r = clickpy("run", "-j", "3", "-e",
+                "InfiniteSource(LIMIT 1000, BURST 50, STOP true) -> c :: Counter -> Discard;",
+                "-h", "c.count", "-h", "c.count#*", "-h", "c.count#2", "-h", "c.class", "-h", "workers")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("c.count:\n3000\n\n"
+                        "c.count#*:\nworker 0: 1000\nworker 1: 1000\nworker 2: 1000\n\n"
+                        "c.count#2:\n1000\n\n"
+                        "c.class:\nCounter\n\n"
+                        "workers:\n3\n\n")
+
+
+def test_handler_errors_and_bad_worker_numbers():
+    r = clickpy("run", "-j", "2", "-e", "InfiniteSource(LIMIT 10, STOP true) -> c :: Counter -> Discard;",
+                "-h", "c.count#5")
+    assert r.returncode == 1
+    assert "no worker '5'" in r.stderr or "c.count#5" in r.stderr
+
+
+def test_a_configuration_error_is_reported_once():
+    r = clickpy("run", "-j", "3", "-e", "InfiniteSource(LIMIT -x) -> Discard;")
+    assert r.returncode == 1
+    assert r.stderr.count("expected integer") == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_sigterm_stops_every_worker_and_handlers_are_still_read():
+    p = subprocess.Popen(CLICKPY + ["run", "-j", "2", "-e",
+                                    "InfiniteSource(BURST 8) -> q :: Queue -> u :: Unqueue -> c :: Counter -> Discard;",
+                                    "-h", "c.count#*"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    lines = out.splitlines()              # one handler: its value alone, as click(1) prints it
+    assert len(lines) == 2 and lines[0].startswith("worker 0: ") and lines[1].startswith("worker 1: ")
+    assert int(lines[0].split(": ")[1]) > 0 and int(lines[1].split(": ")[1]) > 0
+
+
+def test_nat_rewriters_make_j_refuse():
+    graph = parse_config("FromDevice(eth0) -> nat :: IPRewriter(pattern - - - - 0 0) -> Discard;")
+    with pytest.raises(ConfigError, match="keeps state across flows"):
+        check_splittable(graph)
+    r = clickpy("run", "-j", "2", "-e", "InfiniteSource -> nat :: IPRewriter(pattern - - - - 0 0) -> Discard;")
+    assert r.returncode == 1
+    assert "'nat :: IPRewriter' keeps state across flows" in r.stderr
+
+
+class _SharedState(Element):
+    """A class declaring that its state cannot be split by flow."""
+    cross_flow_state = True
+    port_count = "1/1"
+
+
+def test_a_class_can_declare_cross_flow_state():
+    registry.register("TestSharedState", _SharedState)
+    graph = parse_config("InfiniteSource -> s :: TestSharedState -> Discard;")
+    with pytest.raises(ConfigError, match="'s :: TestSharedState' keeps state across flows"):
+        check_splittable(graph)
+    check_splittable(parse_config("InfiniteSource -> Counter -> Discard;"))
+
+
+def test_control_sockets_are_refused_with_workers():
+    r = clickpy("run", "-j", "2", "-p", "7777", "-e", "InfiniteSource(ACTIVE false) -> Discard;")
+    assert r.returncode == 1
+    assert "-p: not available with -j" in r.stderr
