@@ -169,6 +169,17 @@ cdef inline int cls_classify(const cls_program* prog, const uint8_t* data,
     return _cls_run_checked(prog, b, avail)
 
 
+cdef inline int cls_run_safe(const cls_program* prog, const uint8_t** bases) noexcept nogil:
+    """Run prog on a packet whose headers the caller has checked: for every
+    base b that prog reads (bit b of prog.bases), bases[b] is set and has at
+    least prog.safe[b] bytes before the packet's end. A batch loop can check
+    just the bases its programs use and take cls_classify otherwise. Only
+    valid when prog.everything == CLS_RUN."""
+    if prog.branchy:
+        return _cls_run_fast_branchy(prog, bases)
+    return _cls_run_fast(prog, bases)
+
+
 cdef inline int classify(const cls_program* prog, const uint8_t* data,
                          const uint8_t* end, const uint8_t* mac,
                          const uint8_t* net, const uint8_t* trans) noexcept nogil:

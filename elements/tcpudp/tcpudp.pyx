@@ -1,20 +1,26 @@
 # cython: language_level=3
 """Click's TCP and UDP elements: CheckUDPHeader, CheckTCPHeader,
-SetUDPChecksum, SetTCPChecksum and UDPIPEncap.
+SetUDPChecksum, SetTCPChecksum, UDPIPEncap and FastUDPFlows.
 
 One element per .pxi file, included here so the group builds as one module.
 """
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, uint64_t
-from libc.string cimport memcpy, memset
+import os
 
-from clickpy.packet cimport PacketPool, Batch, Anno, DST_IP_ANNO, load_be16, load_be32, store_be16, store_be32
-from clickpy.element cimport Element
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.string cimport memcpy, memset
+from libc.stdlib cimport calloc, free
+
+from clickpy.packet cimport (PacketPool, Batch, Anno, BATCH_MAX, COPY_SLACK, DST_IP_ANNO, copy_blocks,
+                             load_be16, load_be32, store_be16, store_be32)
+from clickpy.element cimport Element, Task, realtime_ns
+from clickpy.checksum cimport csum_update16
 from clickpy.ipv4 cimport (IP_PROTO_TCP, IP_PROTO_UDP, IP_MIN_HEADER, UDP_HEADER, TCP_MIN_HEADER,
                            ip_header, network_length, set_ip_header, ip_first_fragment, ip_is_fragment,
                            ip_set_checksum, transport_checksum, transport_checksum_ok)
 from clickpy.dispatch cimport emit_list
 
-from clickpy.args import BOOL, IPADDR, Int
+from clickpy.args import BOOL, ETHERADDR, INT, IPADDR, UINT, Int
+from clickpy.element import HandlerError
 from clickpy.elements.ip.ipnames import chatter, ip_str
 
 
@@ -41,3 +47,4 @@ include "checktcpheader.pxi"
 include "setudpchecksum.pxi"
 include "settcpchecksum.pxi"
 include "udpipencap.pxi"
+include "fastudpflows.pxi"

@@ -1,0 +1,1 @@
+"""IP packet classification: IPClassifier and IPFilter (one .pxi per element)."""

@@ -1,0 +1,1 @@
+"""Network address translation: Click's IPRewriter family (one .pxi per element)."""
