@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -41,8 +42,19 @@ RUNTIME_ARGV = ["run", "-u", "{control}", "{config}"]
 # instantiate the config's elements without opening devices or running.
 RUNTIME_TRACE_ARGV = ["-m", "clickpy", "check", "{config}"]
 RUNTIME_TRACE_NO_CONFIG = ["-c", "import clickpy.cli"]
+# Element classes RUNTIME_ARGV adds to every config (-u: a ControlSocket):
+# their groups are packaged whatever the config uses.
+RUNTIME_ARGV_CLASSES = ["ControlSocket"]
 # Imported lazily at run time (not reached by `check`): packaged anyway.
 RUNTIME_EXTRA_MODULES = ["select", "signal", "socket", "mmap", "errno", "struct"]
+# The package of element groups (one subpackage each; the registry imports a
+# group when a config names one of its classes): an image built for a config
+# ships only the groups that config's check imported.
+RUNTIME_ELEMENT_GROUPS = "clickpy.elements"
+# Imported lazily by these modules, but off the appliance's run path: not
+# packaged for their sake. `viz` runs Graphviz's dot, a program the image
+# does not have (shutil would bring bz2, lzma and their libraries).
+RUNTIME_LAZY_IGNORE = {"clickpy.cli": ["shutil", "subprocess"]}
 
 # The goal for kernel + initramfs; with compression "auto" the initramfs is
 # gzip (faster to boot) when that fits, else xz.
@@ -51,25 +63,38 @@ SIZE_BUDGET = 6_000_000
 # A config up to this size goes on the kernel command line (base64 of zlib);
 # larger ones in a second initramfs. x86's command line holds 2048 bytes.
 CMDLINE_CONFIG_LIMIT = 1200
+# Definitions given at boot go there too; a config shares the room with them.
+CMDLINE_DEFINES_LIMIT = 600
 
 
 class ApplianceError(RuntimeError):
     pass
 
 
-def clickpy_payload(config: Path | None) -> Payload:
-    """The product: clickpy's own `run`, with the whole clickpy package."""
+def clickpy_payload(config: Path | None, defines: list[str] | None = None,
+                   all_elements: bool = False) -> Payload:
+    """The product: clickpy's own `run` of ``config`` with ``defines``
+    (NAME=VALUE words, as `clickpy run` takes them). With a config, only the
+    element groups its check imports are shipped (unless ``all_elements``);
+    with none, every group (the config comes at boot)."""
+    defines = list(defines or [])
+    modules = list(RUNTIME_EXTRA_MODULES)
+    from clickpy import registry
+    modules += [registry.INDEX[c] for c in RUNTIME_ARGV_CLASSES if c in registry.INDEX]
     if config is not None:
-        trace = [a.replace("{config}", str(config)) for a in RUNTIME_TRACE_ARGV]
+        trace = [a.replace("{config}", str(config)) for a in RUNTIME_TRACE_ARGV] + defines
     else:
         trace = list(RUNTIME_TRACE_NO_CONFIG)
     return Payload(
         entry=RUNTIME_ENTRY,
         argv=list(RUNTIME_ARGV),
+        defines=defines,
         trace_args=trace,
         packages=["clickpy"],
         exclude=["clickpy.appliance", "clickpy.testbed", "clickpy.benchref"],
-        modules=list(RUNTIME_EXTRA_MODULES),
+        traced_only=[] if config is None or all_elements else [RUNTIME_ELEMENT_GROUPS],
+        lazy_ignore=dict(RUNTIME_LAZY_IGNORE),
+        modules=modules,
         trace_cwd="/",  # the installed clickpy, not a checkout in the cwd
     )
 
@@ -105,6 +130,8 @@ class Manifest:
     kernel_key: str
     build_seconds: float
     extra: dict = field(default_factory=dict)
+    defines: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # element groups not shipped
 
     @property
     def total_bytes(self) -> int:
@@ -125,13 +152,18 @@ def build(
     payload: Payload | None = None,
     opts: BuildOptions | None = None,
     log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    defines: list[str] | None = None,
+    all_elements: bool = False,
 ) -> Manifest:
+    """Build an appliance into ``out``: by default clickpy running ``config``
+    with ``defines`` (NAME=VALUE), shipping the element groups the config
+    uses (every group with ``all_elements`` or without a config)."""
     t0 = time.monotonic()
     config = config.resolve() if config is not None else None
     opts = opts or BuildOptions()
     config_bytes = config.read_bytes() if config is not None else None
     if payload is None:
-        payload = clickpy_payload(config)
+        payload = clickpy_payload(config, defines, all_elements)
     image = kernel.build_kernel(log=log)
     log(f"appliance: kernel {image}")
     if opts.compression in ("auto", "mixed") and opts.budget is None:
@@ -160,6 +192,8 @@ def build(
         has_config=config_bytes is not None,
         kernel_key=image.parent.name,
         build_seconds=round(time.monotonic() - t0, 1),
+        defines=payload.defines,
+        left_out=img.left_out,
     )
     (out / "appliance.json").write_text(json.dumps(man.__dict__, indent=1) + "\n")
     log(img.report)
@@ -178,12 +212,32 @@ def load_manifest(d: Path) -> Manifest:
     return Manifest(**data)
 
 
-def config_cmdline_arg(config: bytes) -> str | None:
+def _pack(data: bytes) -> str:
+    return base64.b64encode(zlib.compress(data, 9), altchars=b"-_").decode().rstrip("=")
+
+
+def config_cmdline_arg(config: bytes, limit: int = CMDLINE_CONFIG_LIMIT) -> str | None:
     """``clickpy.config=...`` for a small config, or None if too large."""
-    packed = base64.b64encode(zlib.compress(config, 9), altchars=b"-_").decode().rstrip("=")
-    if len(packed) > CMDLINE_CONFIG_LIMIT:
+    packed = _pack(config)
+    if len(packed) > limit:
         return None
     return "clickpy.config=" + packed
+
+
+def defines_cmdline_arg(defines: list[str]) -> str:
+    """``clickpy.defines=...``: NAME=VALUE words (values may hold spaces),
+    one per line, packed as a config is."""
+    for d in defines:
+        name, eq, _ = d.partition("=")
+        if not eq or not name or "\n" in d:
+            raise ApplianceError(f"{d!r}: a definition is NAME=VALUE on one line")
+    packed = _pack("\n".join(defines).encode())
+    if len(packed) > CMDLINE_DEFINES_LIMIT:
+        raise ApplianceError("the definitions are too long for the kernel command line")
+    return "clickpy.defines=" + packed
+
+
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
 @dataclass
@@ -197,18 +251,27 @@ class BootOptions:
     config_via: str = "auto"  # auto, cmdline, initrd
     append: list[str] = field(default_factory=list)
     hash_seed: int | None = None
+    defines: list[str] = field(default_factory=list)  # NAME=VALUE, over the built-in ones
+    macs: list[str] = field(default_factory=list)  # the NICs' MAC addresses, in order
 
 
 def prepare(d: Path, opts: BootOptions) -> tuple[qemu.VMConfig, Path | None]:
     """The VM to start for appliance directory ``d``; and a temporary initrd
     to delete after the run (when a config is added at boot)."""
     load_manifest(d)
+    for mac in opts.macs:
+        if not _MAC_RE.match(mac):
+            raise ApplianceError(f"{mac!r}: not a MAC address (xx:xx:xx:xx:xx:xx)")
     initrd = d / "initramfs.img"
     extra = list(opts.append)
     tmp_initrd: Path | None = None
+    room = CMDLINE_CONFIG_LIMIT
+    if opts.defines:
+        extra.append(defines_cmdline_arg(opts.defines))
+        room -= len(extra[-1])
     if opts.config is not None:
         cfg = opts.config.read_bytes()
-        arg = config_cmdline_arg(cfg) if opts.config_via in ("auto", "cmdline") else None
+        arg = config_cmdline_arg(cfg, room) if opts.config_via in ("auto", "cmdline") else None
         if arg is not None:
             extra.append(arg)
         elif opts.config_via == "cmdline":
@@ -232,5 +295,6 @@ def prepare(d: Path, opts: BootOptions) -> tuple[qemu.VMConfig, Path | None]:
         kernel=d / "bzImage", initrd=initrd, nics=list(opts.nics),
         control_socket=opts.control, memory_mb=opts.memory_mb, accel=opts.accel,
         machine=machine, cmdline_extra=extra, hash_seed=opts.hash_seed,
+        macs=list(opts.macs),
     )
     return vm, tmp_initrd

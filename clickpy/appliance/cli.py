@@ -1,9 +1,14 @@
 """``clickpy appliance``: build and boot a clickpy VM appliance.
 
-    clickpy appliance build CONFIG -o DIR     kernel + initramfs for CONFIG
+    clickpy appliance build CONFIG [NAME=VALUE ...] -o DIR
+                                   kernel + initramfs that run CONFIG with
+                                   these definitions (and only the element
+                                   groups it uses, unless --all-elements)
     clickpy appliance build -o DIR            an image with no config built in
-    clickpy appliance run DIR --nic TAP ...   boot it under QEMU; exits with
-                                              the router's exit status
+    clickpy appliance run DIR [NAME=VALUE ...] --nic TAP[,mac=MAC] ...
+                                   boot it under QEMU (definitions over the
+                                   built-in ones); exits with the router's
+                                   exit status
     clickpy appliance kernel                  build (or find) the cached kernel
 
 The main ``clickpy`` command dispatches ``appliance`` here: ``main(argv)``
@@ -35,8 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("build", help="build an appliance (kernel + initramfs) into DIR")
-    b.add_argument("config", nargs="?", type=Path,
-                   help="config built into the image (optional: give one at boot instead)")
+    b.add_argument("words", nargs="*", metavar="CONFIG [NAME=VALUE ...]",
+                   help="config built into the image (optional: give one at boot instead), "
+                        "and definitions of its $NAMEs, as `clickpy run` takes them")
+    b.add_argument("--all-elements", action="store_true",
+                   help="ship every element group, not only those CONFIG uses (for "
+                        "configs given at boot or hot-swapped in); without CONFIG, every "
+                        "group is shipped anyway")
     b.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
     b.add_argument("--compression", choices=["auto", "xz", "gzip", "mixed", "none"],
                    default="auto",
@@ -60,8 +70,11 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="boot an appliance under QEMU")
     r.add_argument("dir", type=Path, metavar="DIR")
-    r.add_argument("--nic", action="append", default=[], metavar="TAP",
-                   help="host TAP device for the next guest NIC (eth0, eth1, ...)")
+    r.add_argument("defines", nargs="*", metavar="NAME=VALUE",
+                   help="definition of the config's $NAME, over the one built in")
+    r.add_argument("--nic", action="append", default=[], metavar="TAP[,mac=MAC]",
+                   help="host TAP device for the next guest NIC (eth0, eth1, ...), "
+                        "with the NIC's MAC address (default: one derived from DIR)")
     r.add_argument("--control", type=Path, metavar="PATH",
                    help="host Unix socket for the ControlSocket (default DIR/control.sock)")
     r.add_argument("--no-control", action="store_true", help="no control channel")
@@ -80,29 +93,69 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _is_definition(word: str) -> bool:
+    name, eq, _ = word.partition("=")
+    return bool(eq and name) and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
+
+
+def _config_and_defines(words: list[str]) -> tuple[Path | None, list[str]]:
+    """CONFIG and NAME=VALUE words, as `clickpy run` tells them apart."""
+    config = None
+    defines = []
+    for w in words:
+        if _is_definition(w):
+            defines.append(w)
+        elif config is None:
+            config = Path(w)
+        else:
+            raise B.ApplianceError(f"{w}: a second config (NAME=VALUE defines a parameter)")
+    return config, defines
+
+
+def _nics(specs: list[str]) -> tuple[list[str], list[str]]:
+    """--nic TAP[,mac=MAC] options: (TAPs, MACs; all or none given)."""
+    taps, macs = [], []
+    for spec in specs:
+        tap, _, rest = spec.partition(",")
+        taps.append(tap)
+        if rest:
+            key, eq, mac = rest.partition("=")
+            if key != "mac" or not eq:
+                raise B.ApplianceError(f"--nic {spec}: expected TAP or TAP,mac=MAC")
+            macs.append(mac)
+    if macs and len(macs) != len(taps):
+        raise B.ApplianceError("give a MAC address for every --nic or for none")
+    return taps, macs
+
+
 def _build(a: argparse.Namespace) -> int:
     opts = BuildOptions(python=a.python, compression=a.compression,
                         optimize=a.optimize, strip=not a.no_strip)
+    a.config, defines = _config_and_defines(a.words)
     payload = None
     if a.payload_file is not None:
         payload = B.file_payload(a.payload_file.resolve(), a.entry, a.payload_args,
                                  a.module, B._python_version(a.python))
     elif a.payload_args or a.module:
-        payload = B.clickpy_payload(a.config)
+        payload = B.clickpy_payload(a.config, defines, a.all_elements)
         payload.argv = a.payload_args or payload.argv
         payload.modules += a.module
     if a.config is not None and not a.config.is_file():
         print(f"clickpy appliance: {a.config}: no such file", file=sys.stderr)
         return 2
-    B.build(a.output, a.config, payload, opts)
+    B.build(a.output, a.config, payload, opts, defines=defines, all_elements=a.all_elements)
     return 0
 
 
 def _run(a: argparse.Namespace) -> int:
     control = None if a.no_control else (a.control or a.dir / "control.sock")
-    opts = B.BootOptions(nics=a.nic, control=control, memory_mb=a.memory, accel=a.accel,
-                         machine=a.machine, config=a.config, config_via=a.config_via,
-                         append=a.append)
+    for d in a.defines:
+        if not _is_definition(d):
+            raise B.ApplianceError(f"{d}: expected NAME=VALUE after DIR")
+    taps, macs = _nics(a.nic)
+    opts = B.BootOptions(nics=taps, macs=macs, control=control, memory_mb=a.memory,
+                         accel=a.accel, machine=a.machine, config=a.config,
+                         config_via=a.config_via, append=a.append, defines=a.defines)
     vm, tmp = B.prepare(a.dir, opts)
     try:
         if a.print_command:

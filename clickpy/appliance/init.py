@@ -15,7 +15,9 @@ for mount(2) and reboot(2)). In order:
    line (zlib-compressed or plain), else ``/etc/clickpy/config.click`` (put
    there at build time or by a second initramfs appended at boot);
 6. call the entry point in this process (``module:function(argv)``, for the
-   product ``clickpy.cli:main(["run", ...])``);
+   product ``clickpy.cli:main(["run", ...])``), the config's NAME=VALUE
+   definitions last: the image's, with ``clickpy.defines=<base64>`` (one
+   per line) from the kernel command line over them;
 7. when it returns (or raises), sync and reboot: QEMU runs with -no-reboot
    and the kernel with reboot=t, so a reboot ends the VM ("power off").
 
@@ -319,13 +321,7 @@ def choose_config(cmdline):
     """Path of the config to run: kernel command line first, then the image."""
     b64 = cmdline.get("config")
     if b64:
-        import base64
-        import zlib
-        raw = base64.b64decode(b64 + "=" * (-len(b64) % 4), altchars=b"-_")
-        try:
-            raw = zlib.decompress(raw)
-        except zlib.error:
-            pass
+        raw = unpack(b64)
         path = RUN_DIR + "/config.click"
         with open(path, "wb") as fh:
             fh.write(raw)
@@ -338,14 +334,41 @@ def choose_config(cmdline):
     return None
 
 
-def run_entry(settings, config):
+def unpack(b64):
+    """Bytes of a clickpy.config/clickpy.defines value: base64 (-_), zlib or plain."""
+    import base64
+    import zlib
+    raw = base64.b64decode(b64 + "=" * (-len(b64) % 4), altchars=b"-_")
+    try:
+        return zlib.decompress(raw)
+    except zlib.error:
+        return raw
+
+
+def merged_defines(built_in, cmdline):
+    """The image's NAME=VALUE definitions with those of ``clickpy.defines=``
+    (one per line) in their place or added: the kernel command line wins."""
+    out = {}
+    for d in built_in:
+        out[d.partition("=")[0]] = d
+    packed = cmdline.get("defines")
+    if packed:
+        given = [d for d in unpack(packed).decode("utf-8", "replace").split("\n") if d]
+        log("defines: from the kernel command line: %s" % " ".join(given))
+        for d in given:
+            out[d.partition("=")[0]] = d
+    return list(out.values())
+
+
+def run_entry(settings, config, cmdline):
     import importlib
     entry = settings.get("entry", "clickpy.cli:main")
     argv = [a.replace("{config}", config or "").replace("{control}", CONTROL_SOCKET)
             for a in settings.get("argv", ["run", "{config}"])]
+    argv += merged_defines(settings.get("defines", []), cmdline)
     modname, _, func = entry.partition(":")
     sys.argv = [modname] + argv
-    log("run: %s %s" % (entry, " ".join(argv)))
+    log("run: %s %s" % (entry, " ".join(repr(a) if " " in a else a for a in argv)))
     mod = importlib.import_module(modname)
     rc = getattr(mod, func or "main")(argv)
     return 0 if rc is None else int(rc)
@@ -398,7 +421,7 @@ def main():
         start_control_bridge()
         config = choose_config(cmdline)
         log("ready at %.3f s" % uptime())
-        status = run_entry(settings, config)
+        status = run_entry(settings, config, cmdline)
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException:

@@ -68,10 +68,18 @@ class Payload:
     entry: str
     argv: list[str]
     trace_args: list[str]
+    # NAME=VALUE words /init appends to argv (after merging those given at boot)
+    defines: list[str] = field(default_factory=list)
     packages: list[str] = field(default_factory=list)
     # subpackages/modules of ``packages`` the guest never runs (build tools,
     # test helpers): neither imported by the walk nor shipped
     exclude: list[str] = field(default_factory=list)
+    # packages whose subpackages ship only if ``trace_args`` imports them
+    # (clickpy.elements: only the element groups the config uses)
+    traced_only: list[str] = field(default_factory=list)
+    # module -> the stdlib modules it imports lazily off the payload's run
+    # path: not packaged for that module's sake (another may still need them)
+    lazy_ignore: dict[str, list[str]] = field(default_factory=dict)
     modules: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # guest path -> host path
     trace_env: dict[str, str] | None = None
@@ -111,6 +119,7 @@ class Image:
     compressed: bytes
     report: str
     compression: str
+    left_out: list[str] = field(default_factory=list)  # subpackages not shipped
 
 
 class BuildError(RuntimeError):
@@ -299,40 +308,81 @@ def _without_openssl(trace: Trace, opts: BuildOptions) -> None:
             trace.modules.setdefault(name, hashes.modules[name])
 
 
-def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
+# Imports every module of whole packages (element modules a later config may
+# use) but the excluded ones, walking the directories itself: pkgutil's walk
+# would import inspect (and ast, dis, tokenize, ...) and count them, and it
+# imports a subpackage to look inside even when the subpackage is excluded.
+_WALK = r"""
+import importlib, os, sys
+from importlib.machinery import EXTENSION_SUFFIXES
+tops = [a for a in sys.argv[1:] if not a.startswith('!')]
+skip = tuple(a[1:] for a in sys.argv[1:] if a.startswith('!'))
+def skipped(name):
+    return any(name == s or name.startswith(s + '.') for s in skip)
+def load(name):
+    try:
+        importlib.import_module(name)
+    except BaseException:
+        pass
+for top in tops:
+    pkg = importlib.import_module(top)
+    for base in pkg.__path__:
+        for d, subdirs, files in os.walk(base, followlinks=True):
+            rel = os.path.relpath(d, base)
+            prefix = top if rel == '.' else top + '.' + rel.replace(os.sep, '.')
+            if skipped(prefix) or '__init__.py' not in files:
+                subdirs[:] = []
+                continue
+            subdirs[:] = sorted(x for x in subdirs if x != '__pycache__')
+            load(prefix)
+            for f in sorted(files):
+                stem = f[:-3] if f.endswith('.py') else next(
+                    (f[:-len(x)] for x in EXTENSION_SUFFIXES if f.endswith(x)), None)
+                # __main__ runs a program when imported
+                if stem and stem not in ('__init__', '__main__') and '.' not in stem:
+                    if not skipped(prefix + '.' + stem):
+                        load(prefix + '.' + stem)
+"""
+
+
+def unused_subpackages(trace: Trace, packages: list[str]) -> list[str]:
+    """Subpackages of ``packages`` (e.g. clickpy.elements: its element groups)
+    that the trace did not import, sorted."""
+    out = []
+    for pkg in packages:
+        mod = trace.modules.get(pkg)
+        if not mod or not mod.get("file") or not mod.get("package"):
+            continue  # nothing of it imported: every subpackage is unused
+        base = os.path.dirname(mod["file"])
+        for name in sorted(os.listdir(base)):
+            if os.path.isfile(os.path.join(base, name, "__init__.py")):
+                sub = pkg + "." + name
+                if sub not in trace.modules:
+                    out.append(sub)
+    return out
+
+
+def trace_payload(payload: Payload, opts: BuildOptions) -> tuple[Trace, list[str]]:
+    """What the payload needs, and the modules of its packages left out (its
+    ``exclude`` and the subpackages of ``traced_only`` it does not use)."""
     init_args = ["-c", "import " + ", ".join(INIT_MODULES + payload.modules)]
     trace = trace_imports(opts.python, init_args)
     trace.merge(trace_imports(opts.python, payload.trace_args, env=payload.trace_env,
                               cwd=payload.trace_cwd))
+    exclude = list(payload.exclude)
+    if payload.traced_only:
+        exclude += unused_subpackages(trace, payload.traced_only)
     if payload.packages:
-        # Import every module of the whole packages (element modules a later
-        # config may use), keeping the stdlib modules they need. Third-party
-        # modules come only from the payload's own trace: a module that
-        # imports numpy at the top must not pull it into every image.
-        walk = (
-            "import importlib, pkgutil, sys\n"
-            "tops = [a for a in sys.argv[1:] if not a.startswith('!')]\n"
-            "skip = tuple(a[1:] for a in sys.argv[1:] if a.startswith('!'))\n"
-            "for top in tops:\n"
-            "    pkg = importlib.import_module(top)\n"
-            "    for m in pkgutil.walk_packages(pkg.__path__, top + '.'):\n"
-            "        if m.name.rsplit('.', 1)[-1] == '__main__':\n"
-            "            continue  # runs a program when imported\n"
-            "        if any(m.name == s or m.name.startswith(s + '.') for s in skip):\n"
-            "            continue\n"
-            "        try:\n"
-            "            importlib.import_module(m.name)\n"
-            "        except BaseException:\n"
-            "            pass\n"
-        )
-        whole = trace_imports(opts.python, ["-c", walk, *payload.packages,
-                                            *("!" + x for x in payload.exclude)],
+        # Third-party modules come only from the payload's own trace: a
+        # module that imports numpy at the top must not pull it into every image.
+        whole = trace_imports(opts.python, ["-c", _WALK, *payload.packages,
+                                            *("!" + x for x in exclude)],
                               env=payload.trace_env, cwd=payload.trace_cwd)
         # Imports inside functions (lazy, e.g. fnmatch when a handler glob is
         # matched) run neither in the payload's trace nor in the walk: scan
-        # the packages' sources (.py and .pyx) for import statements and
+        # the sources of the modules shipped for import statements and
         # import the stdlib ones found, with their dependencies.
-        lazy = _scan_imports(whole, payload.packages)
+        lazy = _scan_imports(whole, payload.packages, exclude, payload.lazy_ignore)
         if lazy:
             imp = (
                 "import importlib, sys\n"
@@ -353,7 +403,7 @@ def trace_payload(payload: Payload, opts: BuildOptions) -> Trace:
             if name.split(".")[0] in payload.packages or in_std or not f:
                 trace.modules.setdefault(name, mod)
     _without_openssl(trace, opts)
-    return trace
+    return trace, exclude
 
 
 _IMPORT_RE = re.compile(
@@ -362,29 +412,45 @@ _IMPORT_RE = re.compile(
 )
 
 
-def _scan_imports(trace: Trace, packages: list[str]) -> set[str]:
-    """Absolute module names named in import statements of the packages' sources."""
-    dirs = set()
+def _is_excluded(name: str, exclude: list[str]) -> bool:
+    return any(name == x or name.startswith(x + ".") for x in exclude)
+
+
+def _scan_imports(trace: Trace, packages: list[str], exclude: list[str],
+                  ignore: dict[str, list[str]] | None = None) -> set[str]:
+    """Absolute module names named in import statements of the sources of the
+    packages' traced modules (a Cython module's .pyx and the .pxi files beside
+    it), but those ``ignore`` lists for the module."""
+    sources: dict[str, str] = {}  # source file -> module
     for name, mod in trace.modules.items():
-        if name.split(".")[0] in packages and mod.get("file"):
-            dirs.add(os.path.dirname(mod["file"]))
-    names: set[str] = set()
-    for d in dirs:
+        f = mod.get("file")
+        if not f or name.split(".")[0] not in packages or _is_excluded(name, exclude):
+            continue
+        if f.endswith(".py"):
+            sources[f] = name
+            continue
+        d = os.path.dirname(f)
+        stem = os.path.basename(f).split(".")[0]
+        sources[os.path.join(d, stem + ".pyx")] = name
         for fn in os.listdir(d):
-            if not fn.endswith((".py", ".pyx", ".pxi")):
-                continue
-            try:
-                text = Path(d, fn).read_text(errors="replace")
-            except OSError:
-                continue
-            for m in _IMPORT_RE.finditer(text):
-                if m.group(1):
-                    names.add(m.group(1))
-                else:
-                    for part in m.group(2).split(","):
-                        word = part.strip().split()
-                        if word:
-                            names.add(word[0])
+            if fn.endswith(".pxi"):
+                sources[os.path.join(d, fn)] = name
+    names: set[str] = set()
+    for path, module in sources.items():
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        found: set[str] = set()
+        for m in _IMPORT_RE.finditer(text):
+            if m.group(1):
+                found.add(m.group(1))
+            else:
+                for part in m.group(2).split(","):
+                    word = part.strip().split()
+                    if word:
+                        found.add(word[0])
+        names |= found - set((ignore or {}).get(module, ()))
     return {n for n in names if n and not n.startswith(".")}
 
 
@@ -395,18 +461,18 @@ def build_initramfs(
     extra_settings: dict | None = None,
 ) -> Image:
     opts = opts or BuildOptions()
-    trace = trace_payload(payload, opts)
+    trace, exclude = trace_payload(payload, opts)
     plan = Planner(trace, opts)
 
     for name, mod in sorted(trace.modules.items()):
-        if mod.get("file"):
+        if mod.get("file") and not _is_excluded(name, exclude):
             plan.add_module(name, mod["file"], bool(mod.get("package")))
     for pkg in payload.packages:
         mod = trace.modules.get(pkg)
         if not mod or not mod.get("file") or not mod.get("package"):
             raise BuildError(f"package {pkg!r} not found by {opts.python}")
         pkg_dir = os.path.dirname(mod["file"])
-        plan.add_package_tree(pkg_dir, pkg, plan._root_for(mod["file"]), payload.exclude)
+        plan.add_package_tree(pkg_dir, pkg, plan._root_for(mod["file"]), exclude)
 
     exe = os.path.realpath(trace.executable)
     plan.add(Item(GUEST_PYTHON, exe, "elf", perm=0o755))
@@ -418,6 +484,7 @@ def build_initramfs(
     settings = {
         "entry": payload.entry,
         "argv": payload.argv,
+        "defines": payload.defines,
         "site_packages": plan.guest_site,
         "python": "%d.%d" % tuple(trace.version),
     }
@@ -478,7 +545,10 @@ def build_initramfs(
     else:
         packed = cpio.compress(raw, method)
     report = size_report(entries, len(packed)) + f"\ncompression: {method}"
-    return Image(entries, len(raw), packed, report, method)
+    unused = [x for x in exclude if x not in payload.exclude]
+    if unused:
+        report += "\nleft out (not used by the config): " + ", ".join(unused)
+    return Image(entries, len(raw), packed, report, method, unused)
 
 
 def _pad4(data: bytes) -> bytes:

@@ -7,6 +7,12 @@ root namespace, QEMU attaches to them, and then they move into A and B
 (a TAP keeps its attached file descriptor when it changes namespace).
 Addresses come from 198.18.0.0/15 (RFC 2544's benchmarking range) and exist
 only inside the namespaces made here; everything is removed by ``close()``.
+
+Two layouts: bridged (the default), A and B on one subnet, for an appliance
+that passes frames through; routed (``Lab(routed=True)``), A on
+198.18.0.0/24 and B on 198.19.0.0/24 with the appliance as the gateway of
+both, for an IP router such as configs/router.click (``router_defines()``
+gives its NAME=value definitions, ``ROUTER_MACS`` the guest NICs' MACs).
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from pathlib import Path
 
 ADDR_A = "198.18.0.1"
 ADDR_B = "198.18.0.2"
+
+# routed: A -- (198.18.0.1 eth0 [router] eth1 198.19.0.1) -- B
+ROUTED_A, ROUTED_GW_A = "198.18.0.2", "198.18.0.1"
+ROUTED_B, ROUTED_GW_B = "198.19.0.2", "198.19.0.1"
+ROUTER_MACS = ["02:c1:1c:00:00:01", "02:c1:1c:00:00:02"]  # the guest's eth0, eth1
 
 
 def sh(*args: str, check: bool = True, ns: str | None = None) -> subprocess.CompletedProcess:
@@ -43,11 +54,26 @@ def can_make_namespaces() -> str | None:
 
 
 class Lab:
-    def __init__(self) -> None:
+    def __init__(self, routed: bool = False) -> None:
         tag = secrets.token_hex(3)
         self.ns_a, self.ns_b = f"cpa-{tag}", f"cpb-{tag}"
         self.tap_a, self.tap_b = f"cpta{tag}", f"cptb{tag}"
         self.made: list[tuple[str, str]] = []
+        self.routed = routed
+        self.addr_a, self.addr_b = (ROUTED_A, ROUTED_B) if routed else (ADDR_A, ADDR_B)
+
+    @staticmethod
+    def router_defines() -> list[str]:
+        """configs/router.click's definitions for the routed layout, the
+        guest's eth0 facing A (interface 0) and eth1 facing B (interface 1,
+        with B as the default gateway)."""
+        return [
+            "PORTS=DEV0 eth0, DEV1 eth1",
+            f"IP0={ROUTED_GW_A}", "PREFIX0=24", "NET0=198.18.0.0", "BCAST0=198.18.0.255",
+            f"MAC0={ROUTER_MACS[0]}", "MTU0=1500",
+            f"IP1={ROUTED_GW_B}", "PREFIX1=24", "NET1=198.19.0.0", "BCAST1=198.19.0.255",
+            f"MAC1={ROUTER_MACS[1]}", "MTU1=1500", f"GW1={ROUTED_B}",
+        ]
 
     # -- set up ------------------------------------------------------------
     def create_taps(self) -> list[str]:
@@ -76,22 +102,30 @@ class Lab:
                 time.sleep(0.005)
 
     def move_into_namespaces(self) -> None:
-        for tap, ns, addr in ((self.tap_a, self.ns_a, ADDR_A), (self.tap_b, self.ns_b, ADDR_B)):
+        sides = [(self.tap_a, self.ns_a, self.addr_a, ROUTED_GW_A, ROUTER_MACS[0]),
+                 (self.tap_b, self.ns_b, self.addr_b, ROUTED_GW_B, ROUTER_MACS[1])]
+        for tap, ns, addr, gw, gw_mac in sides:
             sh("ip", "link", "set", tap, "netns", ns)
             sh("ip", "-n", ns, "link", "set", "lo", "up")
             sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", tap)
             sh("ip", "-n", ns, "link", "set", tap, "up")
+            if self.routed:
+                sh("ip", "-n", ns, "route", "add", "default", "via", gw)
+                # the gateway's MAC is known: no ARP wait (a kernel retries an
+                # unanswered ARP request only every second) while the VM boots
+                sh("ip", "-n", ns, "neigh", "replace", gw, "lladdr", gw_mac,
+                   "dev", tap, "nud", "permanent")
 
     # -- traffic -------------------------------------------------------------
     def ping(self, count: int = 3, timeout: int = 10) -> subprocess.CompletedProcess:
-        return sh("ping", "-c", str(count), "-W", str(timeout), "-i", "0.2", ADDR_B,
+        return sh("ping", "-c", str(count), "-W", str(timeout), "-i", "0.2", self.addr_b,
                   ns=self.ns_a, check=False)
 
     def tcp_transfer(self, nbytes: int, port: int = 5201, timeout: float = 60.0,
                      rate: int = 250_000) -> tuple[int, float]:
         """Send ``nbytes`` from A to B over TCP; return (bytes B received, seconds)."""
         server = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns_b, "python3", "-c", _TCP_SINK, ADDR_B, str(port)],
+            ["ip", "netns", "exec", self.ns_b, "python3", "-c", _TCP_SINK, self.addr_b, str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         try:
@@ -99,7 +133,7 @@ class Lab:
             t0 = time.monotonic()
             client = subprocess.run(
                 ["ip", "netns", "exec", self.ns_a, "python3", "-c", _TCP_SOURCE,
-                 ADDR_B, str(port), str(nbytes), str(rate)],
+                 self.addr_b, str(port), str(nbytes), str(rate)],
                 capture_output=True, text=True, timeout=timeout,
             )
             out, err = server.communicate(timeout=timeout)
@@ -115,11 +149,15 @@ class Lab:
     def first_frame_time(self, started: float, timeout: float = 30.0,
                          interval: float = 0.01) -> float:
         """Seconds from ``started`` (time.monotonic) until B sees a frame that
-        crossed the VM. A sends ARP requests for B every ``interval``; the
-        first one that reaches B's TAP was forwarded by the appliance."""
+        crossed the VM. Bridged, A sends ARP requests for B every
+        ``interval``; routed, UDP datagrams to B. The first one that reaches
+        B was forwarded by the appliance."""
+        if self.routed:
+            args = [_FIRST_DATAGRAM, self.addr_b, self.ns_a]
+        else:
+            args = [_FIRST_FRAME, self.tap_b, self.ns_a, self.addr_a, self.addr_b, self.tap_a]
         proc = subprocess.run(
-            ["ip", "netns", "exec", self.ns_b, "python3", "-c", _FIRST_FRAME,
-             self.tap_b, self.ns_a, ADDR_A, ADDR_B, self.tap_a, str(timeout), str(interval)],
+            ["ip", "netns", "exec", self.ns_b, "python3", "-c", *args, str(timeout), str(interval)],
             capture_output=True, text=True, timeout=timeout + 10,
         )
         if proc.returncode != 0:
@@ -203,6 +241,33 @@ try:
             print(time.monotonic()); break
     else:
         sys.exit("timeout")
+finally:
+    sender.kill()
+"""
+
+# Runs in namespace B: a UDP socket on B's address; in a child process in
+# namespace A, send a datagram to it every `interval` (through A's gateway,
+# the router). Print the monotonic time at which the first one arrives.
+_FIRST_DATAGRAM = r"""
+import socket, subprocess, sys, time
+addr_b, ns_a, timeout, interval = sys.argv[1:]
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx.bind((addr_b, 9)); rx.settimeout(float(timeout))
+sender = subprocess.Popen(["ip", "netns", "exec", ns_a, "python3", "-c", r'''
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(100000):
+    try:
+        s.sendto(b"first", (sys.argv[1], 9))
+    except OSError:
+        pass
+    time.sleep(float(sys.argv[2]))
+''', addr_b, interval])
+try:
+    rx.recv(2048)
+    print(time.monotonic())
+except socket.timeout:
+    sys.exit("timeout")
 finally:
     sender.kill()
 """
