@@ -12,7 +12,7 @@
 set -eu
 
 CORE_PACKAGES="build-essential python3-dev python3-venv iproute2 ethtool tcpdump graphviz"
-APPLIANCE_PACKAGES="qemu-system-x86 linux-source bc bison flex libelf-dev libssl-dev make gcc binutils cpio xz-utils iproute2 iputils-ping"
+APPLIANCE_PACKAGES="qemu-system-x86 linux-source bc bison flex libelf-dev libssl-dev make gcc binutils cpio xz-utils zstd iproute2 iputils-ping"
 
 case "${1:-all}" in
     core) PACKAGES="$CORE_PACKAGES" ;;

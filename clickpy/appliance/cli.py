@@ -48,11 +48,12 @@ def _parser() -> argparse.ArgumentParser:
                         "configs given at boot or hot-swapped in); without CONFIG, every "
                         "group is shipped anyway")
     b.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
-    b.add_argument("--compression", choices=["auto", "xz", "gzip", "mixed", "none"],
+    b.add_argument("--compression", choices=["auto", "xz", "zstd", "gzip", "mixed", "none"],
                    default="auto",
-                   help="initramfs compression: gzip boots faster, xz is smaller; auto "
-                        "(default): gzip if the image stays within 6 MB, else xz; mixed: "
-                        "gzip with xz for only as many files as the 6 MB need")
+                   help="initramfs compression: gzip unpacks fastest, then zstd, xz is the "
+                        "smallest; auto (default): the fastest that keeps the image within "
+                        "6 MB, else xz; mixed: gzip with xz for only as many files as the "
+                        "6 MB need")
     b.add_argument("--python", default=sys.executable,
                    help="interpreter to package (default: this one)")
     b.add_argument("-O", "--optimize", type=int, choices=[0, 1, 2], default=0,
@@ -78,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--control", type=Path, metavar="PATH",
                    help="host Unix socket for the ControlSocket (default DIR/control.sock)")
     r.add_argument("--no-control", action="store_true", help="no control channel")
-    r.add_argument("-m", "--memory", type=int, default=64, metavar="MB")
+    r.add_argument("-m", "--memory", type=int, default=B.DEFAULT_MEMORY_MB, metavar="MB",
+                   help="guest memory (default %(default)s MB)")
     r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
     r.add_argument("--machine", choices=["microvm", "pc"], default="microvm")
     r.add_argument("--config", type=Path, help="run this config instead of the built-in one")
