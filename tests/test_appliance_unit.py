@@ -199,3 +199,79 @@ def test_control_relay_multiplexes_clients(tmp_path: Path) -> None:
     guest.close()
     srv.close()
     assert relay.error is None
+
+
+def test_definitions_reach_the_router_with_boot_ones_winning() -> None:
+    from clickpy.appliance import init
+    arg = B.defines_cmdline_arg(["PORTS=DEV0 eth0, DEV1 eth1", "N=7"])
+    assert arg.startswith("clickpy.defines=") and " " not in arg
+    cmdline = {"defines": arg.split("=", 1)[1]}
+    merged = init.merged_defines(["PORTS=TRACES x", "IP0=10.0.0.1"], cmdline)
+    assert merged == ["PORTS=DEV0 eth0, DEV1 eth1", "IP0=10.0.0.1", "N=7"]
+    assert init.merged_defines(["A=1"], {}) == ["A=1"]
+    with pytest.raises(B.ApplianceError):
+        B.defines_cmdline_arg(["no definition"])
+    with pytest.raises(B.ApplianceError):
+        B.defines_cmdline_arg([f"X{i}={os.urandom(8).hex()}" for i in range(100)])
+
+
+def test_cli_tells_config_from_definitions_and_reads_nic_macs() -> None:
+    from clickpy.appliance import cli
+    assert cli._config_and_defines(["r.click", "A=1", "PORTS=DEV0 eth0, DEV1 eth1"]) == (
+        Path("r.click"), ["A=1", "PORTS=DEV0 eth0, DEV1 eth1"])
+    assert cli._config_and_defines(["A=1"]) == (None, ["A=1"])
+    with pytest.raises(B.ApplianceError):
+        cli._config_and_defines(["a.click", "b.click"])
+    assert cli._nics(["tap0", "tap1"]) == (["tap0", "tap1"], [])
+    assert cli._nics(["tap0,mac=02:00:00:00:00:01", "tap1,mac=02:00:00:00:00:02"]) == (
+        ["tap0", "tap1"], ["02:00:00:00:00:01", "02:00:00:00:00:02"])
+    with pytest.raises(B.ApplianceError):
+        cli._nics(["tap0,mac=02:00:00:00:00:01", "tap1"])  # all or none
+    with pytest.raises(B.ApplianceError):
+        cli._nics(["tap0,speed=10"])
+
+
+def test_qemu_command_uses_the_given_macs(tmp_path: Path) -> None:
+    if qemu.qemu_binary() is None:
+        pytest.skip("QEMU is not installed")
+    vm = qemu.VMConfig(kernel=tmp_path / "k", initrd=tmp_path / "i", nics=["t0", "t1"],
+                       macs=["02:00:00:00:00:0a", "02:00:00:00:00:0b"])
+    cmd = " ".join(qemu.build_command(vm, "tcg"))
+    assert "netdev=n0,mac=02:00:00:00:00:0a" in cmd and "netdev=n1,mac=02:00:00:00:00:0b" in cmd
+
+
+def test_zstd_archive_decodes() -> None:
+    if not cpio.have_zstd():
+        pytest.skip("no zstd program")
+    raw = cpio.newc_bytes([cpio.regular("/etc/x", b"clickpy " * 1000)])
+    packed = cpio.compress(raw, "zstd")
+    assert packed[:4] == b"\x28\xb5\x2f\xfd"  # zstd frame magic: what the kernel detects
+    out = subprocess.run(["zstd", "-d", "-c"], input=packed, capture_output=True, check=True)
+    assert out.stdout == raw
+
+
+def test_trace_ships_traced_subpackages_and_scans_only_shipped_sources(tmp_path: Path) -> None:
+    """A package whose subpackage `used` the payload imports, `unused` it does
+    not, `skip` excluded: the walk imports neither of the last two (nor the
+    stdlib modules only they import), nor counts its own tools; lazy imports
+    of shipped modules are found, but those listed to ignore."""
+    from clickpy.appliance.initramfs import BuildOptions, Payload, trace_payload
+    pkg = tmp_path / "pkgx"
+    for sub in ("", "used", "unused", "skip"):
+        (pkg / sub).mkdir(parents=True, exist_ok=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "lazy.py").write_text("def f():\n    import difflib\n    import colorsys\n")
+    (pkg / "unused" / "__init__.py").write_text("import json\n")
+    (pkg / "skip" / "__init__.py").write_text("import csv\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    payload = Payload(entry="pkgx:main", argv=[], trace_args=["-c", "import pkgx.used"],
+                      packages=["pkgx"], exclude=["pkgx.skip"], traced_only=["pkgx"],
+                      lazy_ignore={"pkgx.lazy": ["colorsys"]}, trace_env=env)
+    trace, exclude = trace_payload(payload, BuildOptions())
+    assert exclude == ["pkgx.skip", "pkgx.unused"]
+    mods = trace.modules
+    assert "pkgx.used" in mods and "pkgx.lazy" in mods
+    assert "pkgx.unused" not in mods and "pkgx.skip" not in mods
+    assert "json" not in mods and "csv" not in mods
+    assert "difflib" in mods and "colorsys" not in mods
+    assert "pkgutil" not in mods and "inspect" not in mods

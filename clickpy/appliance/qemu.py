@@ -81,7 +81,7 @@ class VMConfig:
     initrd: Path
     nics: list[str] = field(default_factory=list)  # host TAP names
     control_socket: Path | None = None
-    memory_mb: int = 64
+    memory_mb: int = 128  # build.DEFAULT_MEMORY_MB
     accel: str = "auto"  # auto, kvm, tcg
     machine: str = "microvm"  # microvm (virtio-mmio) or pc (virtio-pci)
     cmdline_extra: list[str] = field(default_factory=list)
