@@ -189,7 +189,17 @@ def _run(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = _parser().parse_args(argv)
+    parser = _parser()
+    # NAME=VALUE words may come after the options too (`build CONFIG -o DIR
+    # A=1`), which argparse's positionals do not allow: collect them here
+    a, rest = parser.parse_known_args(argv)
+    late = [w for w in rest if _is_definition(w)]
+    if len(late) < len(rest) or (late and a.cmd not in ("build", "run")):
+        parser.error("unrecognized arguments: " + " ".join(rest))
+    if a.cmd == "build":
+        a.words += late
+    elif a.cmd == "run":
+        a.defines += late
     try:
         if a.cmd == "build":
             return _build(a)

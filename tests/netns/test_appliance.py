@@ -224,6 +224,12 @@ def test_cli_build_and_print_command(appliance: Path, tmp_path: Path, capsys) ->
     cmd = capsys.readouterr().out
     assert "microvm" in cmd and "ifname=tap0" in cmd and "ifname=tap1" in cmd
     assert "org.clickpy.control" in cmd
+    # definitions after the options too, as for `clickpy run`
+    assert main(["run", str(appliance), "--nic", "tap0,mac=02:00:00:00:00:0a",
+                 "--accel", "tcg", "--print-command", "N=5"]) == 0
+    cmd = capsys.readouterr().out
+    assert "mac=02:00:00:00:00:0a" in cmd
+    assert B.defines_cmdline_arg(["N=5"]) in cmd
     out = tmp_path / "cli"
     assert main(["build", "-o", str(out), "--payload-file", str(FWD),
                  "--arg", "eth0", "--arg", "eth1", "--compression", "gzip"]) == 0
