@@ -436,7 +436,7 @@ def print_table(results: dict, repeat: int, loss_seconds: float, seconds: float)
         line = (f"{name:25} {r['mpps']:6.3f} {offered:>7} {loss:>7} {r['cpu_us_machine']:7.2f} "
                 f"{r['idle_share']:5.0%} {r['cpu_us_ours']:5.2f} {'' if process is None else f'{process:.2f}':>7} "
                 f"{fwd:>7}  {r['runs_mpps']}")
-        if r.get("lost"):
+        if r.get("lost", 0) > 0:
             line += (f"  lost {r['lost']:.0f}: sink refused {r['sink_refused']:.0f}, "
                      f"backlog drops {r['backlog_drops']:.0f}")
         print(line)
