@@ -58,6 +58,7 @@ bench: build
 	$(PY) bench/report.py $(BENCH_ARGS)
 	$(PY) bench/bench_iproute.py
 	$(PY) bench/bench_pcap.py
+	$(PY) bench/devices.py $(DEVICE_BENCH_ARGS)
 	$(PY) bench/appliance_bench.py
 
 clean:

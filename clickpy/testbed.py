@@ -146,10 +146,14 @@ class Testbed:
                 ipr.addr("add", index=idx, address=ip, prefixlen=int(plen or 32))
             ipr.link("set", index=idx, state="up")
 
-    def route(self, ns: Namespace, dst: str, gateway: str) -> None:
-        """A route in ns: dst ("default" or "10.0.2.0/24") via gateway."""
+    def route(self, ns: Namespace, dst: str, gateway: str | None = None, *, dev: str | None = None) -> None:
+        """A route in ns: dst ("default" or "10.0.2.0/24") via gateway, or
+        on-link out of interface `dev` (its hosts answer ARP there directly)."""
+        if (gateway is None) == (dev is None):
+            raise TestbedError("a route needs a gateway or a device, not both")
         with ns.ipr() as ipr:
-            ipr.route("add", dst="0.0.0.0/0" if dst == "default" else dst, gateway=gateway)
+            where = {"gateway": gateway} if gateway else {"oif": ipr.link_lookup(ifname=dev)[0]}
+            ipr.route("add", dst="0.0.0.0/0" if dst == "default" else dst, **where)
 
     def neighbor(self, ns: Namespace, ifname: str, ip: str, mac: str) -> None:
         """A permanent ARP entry in ns."""

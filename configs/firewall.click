@@ -86,7 +86,7 @@ ports[1] -> c1;
 c1[0] -> Strip(14)
       -> check1 :: CheckIPHeader
       -> inbound :: IPFilter(deny src net $INSIDE,
-                             allow dst host $SERVER && tcp dst port 22 or 80 or 443,
+                             allow dst host $SERVER && (tcp dst port 22 or 80 or 443),
                              allow dst net $INSIDE && tcp && tcp opt ack,
                              allow dst net $INSIDE && udp src port 53,
                              allow dst net $INSIDE && icmp type echo-reply,

@@ -15,7 +15,9 @@
 //         IP0=... MAC0=... IP1=... MAC1=... MTU1=1500 GW1=...
 // (and PREFIX0, NET0, BCAST0 and the same for interface 1 when the
 // networks are not /24s); packets for the router's own host stack, other
-// than pings, which it answers, are counted and dropped.
+// than pings, which it answers, are counted and dropped. The kernel's
+// stack is kept away from the two devices while the router runs (SNIFFER
+// false), so leave them without kernel addresses.
 //
 // Interface 0 is $IP0/$PREFIX0 (10.0.0.1/24), interface 1 is $IP1/$PREFIX1
 // (10.0.1.1/24), each with its broadcast address, Ethernet address and MTU;
@@ -51,8 +53,10 @@ elementclass RouterPorts {
         input[2] -> EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> host :: ToDump($OUT-host.pcap);
 ||
     DEV0 $dev0, DEV1 $dev1 |
-        FromDevice($dev0) -> [0]output;
-        FromDevice($dev1) -> [1]output;
+        // SNIFFER false: the host's own stack does not see the frames too
+        // (it would look up a route for each one, only to drop it)
+        FromDevice($dev0, SNIFFER false) -> [0]output;
+        FromDevice($dev1, SNIFFER false) -> [1]output;
         input[0] -> Queue(1024) -> ToDevice($dev0);
         input[1] -> Queue(1024) -> ToDevice($dev1);
         input[2] -> host :: Counter -> Discard;

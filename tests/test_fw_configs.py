@@ -97,6 +97,7 @@ def test_stateless_firewall(run_config):
              e(OUT_MAC, IN_MAC) / IP(src=X, dst=A) / ICMP(type=3, code=3) / bytes(IP(src=A, dst=X) / UDP())[:28]]
     bad_in = [e(OUT_MAC, IN_MAC) / IP(src=X, dst=A) / TCP(sport=80, dport=22, flags="S"),     # no ACK
               e(OUT_MAC, IN_MAC) / IP(src=X, dst=SERVER) / TCP(sport=5555, dport=25, flags="S"),
+              e(OUT_MAC, IN_MAC) / IP(src=X, dst=A) / TCP(sport=5555, dport=80, flags="S"),  # not the server
               e(OUT_MAC, IN_MAC) / IP(src=X, dst=A) / UDP(sport=123, dport=123),
               e(OUT_MAC, IN_MAC) / IP(src=X, dst=A) / ICMP(type=8),
               e(OUT_MAC, IN_MAC) / IP(src="10.0.0.99", dst=A) / TCP(flags="A"),         # spoofed inside

@@ -243,4 +243,4 @@ def test_config_parses_in_device_mode():
     classes = {e.class_name for e in graph.elements}
     assert {"FromDevice", "ToDevice"} <= classes and "FromDump" not in classes
     configs = {e.config for e in graph.elements if e.class_name == "FromDevice"}
-    assert configs == {"eth0", "eth1"}
+    assert configs == {"eth0, SNIFFER false", "eth1, SNIFFER false"}

@@ -68,8 +68,12 @@ cdef class FromDevice(Receiver):
       VLAN_ANNO      Boolean. Keep a VLAN tag the kernel took out as the VLAN
                      annotation instead of putting it back into the frame (default false).
       BLOCK_SIZE     Integer. Bytes per ring block, a power of two of at least
-                     128 KiB so 64 KiB GSO frames fit (default 262144).
-      BLOCK_COUNT    Integer. Ring blocks (default 32: an 8 MiB ring).
+                     128 KiB so 64 KiB GSO frames fit (default 131072).
+      BLOCK_COUNT    Integer. Ring blocks (default 64: an 8 MiB ring). The kernel
+                     hands over a block when it is full or BLOCK_TIMEOUT old, so at
+                     low rates the ring holds about BLOCK_COUNT x BLOCK_TIMEOUT of
+                     traffic: how long the router may be kept off the CPU
+                     without losing frames.
       BLOCK_TIMEOUT  Time. Longest a partly filled block waits for more frames
                      before the kernel hands it over, in milliseconds resolution (default 1ms).
       FANOUT         Integer 0-65535. PACKET_FANOUT group to join (default none).
@@ -130,8 +134,11 @@ cdef class FromDevice(Receiver):
         self.force_ip = args.read("FORCE_IP", BOOL, False)
         self.keep_offload = args.read("OFFLOAD", BOOL, False)
         self.vlan_anno = args.read("VLAN_ANNO", BOOL, False)
-        block_size = args.read("BLOCK_SIZE", Int(1, 1 << 30), 1 << 18)
-        self.block_count = args.read("BLOCK_COUNT", Int(2, 1 << 16), 32)
+        # many small blocks rather than few large ones: a block is handed over
+        # whole, often part-filled (BLOCK_TIMEOUT), so the count sets how long
+        # the ring can wait for a busy machine to run the router
+        block_size = args.read("BLOCK_SIZE", Int(1, 1 << 30), 1 << 17)
+        self.block_count = args.read("BLOCK_COUNT", Int(2, 1 << 16), 64)
         timeout = args.read("BLOCK_TIMEOUT", SECONDS, 0.001)
         fanout = args.read("FANOUT", Int(0, 65535), None)
         mode = args.read("FANOUT_MODE", Keyword(*_FANOUT_MODES), "HASH")

@@ -226,3 +226,134 @@ def tcp_transfer(tb: Testbed, router, client_ns, server_ns, server_ip: str, nbyt
         if srv.poll() is None:
             srv.kill()
             srv.wait()
+
+
+# ---- connection attempts through a firewall or NAT ------------------------------------
+# Kernel stacks in their namespaces make real connection attempts while a router
+# runs in this process. ECHO_SERVER answers on TCP and UDP ports and logs who
+# reached it; PROBE makes attempts (concurrently, so blocked ones time out
+# together) and reports for each: "ok" (connected and the echo came back),
+# "refused" (a TCP reset, or an ICMP unreachable for UDP), or "timeout".
+
+ECHO_SERVER = r'''
+import selectors, socket, sys
+tcp_ports = [int(p) for p in sys.argv[1].split(",") if p]
+udp_ports = [int(p) for p in sys.argv[2].split(",") if p]
+sel = selectors.DefaultSelector()
+for port in tcp_ports:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(64)
+    sel.register(s, selectors.EVENT_READ, ("listen", port))
+for port in udp_ports:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # a probe may send from this port too
+    s.bind(("0.0.0.0", port))
+    sel.register(s, selectors.EVENT_READ, ("udp", port))
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        kind, port = key.data
+        s = key.fileobj
+        if kind == "listen":
+            c, peer = s.accept()
+            print("tcp", port, peer[0], flush=True)
+            sel.register(c, selectors.EVENT_READ, ("conn", port))
+        elif kind == "conn":
+            try:
+                data = s.recv(1 << 16)
+                if data:
+                    s.sendall(data)
+                    continue
+            except OSError:
+                pass
+            sel.unregister(s)
+            s.close()
+        else:
+            data, peer = s.recvfrom(1 << 16)
+            print("udp", port, peer[0], flush=True)
+            s.sendto(data, peer)
+'''
+
+PROBE = r'''
+import concurrent.futures, json, socket, subprocess, sys
+TIMEOUT = float(sys.argv[1])
+def tcp(dst, port, src=None):
+    s = socket.socket()
+    s.settimeout(TIMEOUT)
+    try:
+        if src:
+            s.bind((src, 0))
+        s.connect((dst, port))
+        s.sendall(b"hello through")
+        return "ok" if s.recv(64) == b"hello through" else "bad echo"
+    except ConnectionRefusedError:
+        return "refused"
+    except (socket.timeout, TimeoutError):
+        return "timeout"
+    finally:
+        s.close()
+def udp(dst, port, src=None, sport=0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(TIMEOUT)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # the server here may hold sport too
+    try:
+        s.bind((src or "0.0.0.0", sport))
+        s.connect((dst, port))
+        s.send(b"hello by udp")
+        return "ok" if s.recv(64) == b"hello by udp" else "bad echo"
+    except ConnectionRefusedError:
+        return "refused"
+    except (socket.timeout, TimeoutError):
+        return "timeout"
+    finally:
+        s.close()
+def ping(dst):
+    p = subprocess.run(["ping", "-c", "1", "-W", str(int(TIMEOUT)), dst], capture_output=True, text=True)
+    return "ok" if p.returncode == 0 else "timeout"
+actions = json.loads(sys.argv[2])
+with concurrent.futures.ThreadPoolExecutor(len(actions)) as ex:
+    futures = [ex.submit({"tcp": tcp, "udp": udp, "ping": ping}[a[0]], *a[1:]) for a in actions]
+print(json.dumps([f.result() for f in futures]), flush=True)
+'''
+
+
+def run_command(tb: Testbed, router, ns, *argv: str, timeout: float = 30.0) -> str:
+    """Run a command in ns while the router runs; its standard output (it must succeed)."""
+    import subprocess
+    p = tb.popen(ns, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_while(router, lambda: p.poll() is None, timeout)
+    if p.poll() is None:
+        p.kill()
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, f"{argv!r} failed: {err}"
+    return out
+
+
+def probe(tb: Testbed, router, ns, *actions: tuple, timeout: float = 2.0) -> list[str]:
+    """Connection attempts from ns (("tcp", dst, port[, src]), ("udp", dst, port[,
+    src, sport]), ("ping", dst)), made at once while the router runs; one result each."""
+    import json
+    out = run_command(tb, router, ns, PYTHON, "-c", PROBE, str(timeout), json.dumps(actions),
+                      timeout=timeout * 3 + 20)
+    return json.loads(out)
+
+
+class EchoServer:
+    """ECHO_SERVER in a namespace; stop() returns who reached it: ("tcp"|"udp", port, peer IP)."""
+
+    def __init__(self, tb: Testbed, ns, tcp_ports=(), udp_ports=()) -> None:
+        import subprocess
+        self.proc = tb.popen(ns, PYTHON, "-c", ECHO_SERVER, ",".join(map(str, tcp_ports)),
+                             ",".join(map(str, udp_ports)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"echo server did not start: {self.proc.communicate()[1]}")
+
+    def stop(self) -> set[tuple[str, int, str]]:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        return {(kind, int(port), peer) for kind, port, peer in (line.split() for line in out.splitlines())}

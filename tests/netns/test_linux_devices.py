@@ -405,3 +405,21 @@ def test_an_ingress_rule_for_one_ether_type(bridge):
     finally:
         rule.remove()
     assert _ping(tb, a, "10.0.0.254")
+
+
+# ---- configs/bridge.click on devices ----------------------------------------------
+def test_bridge_click_learns_both_hosts_and_carries_tcp(bridge):
+    from pathlib import Path
+    tb, a, b, r = bridge
+    config = Path(__file__).resolve().parents[2] / "configs" / "bridge.click"
+    with tb.inside(r):
+        router = Router.from_file(str(config), defines={"PORT0": "a0", "PORT1": "b0"})
+    ping = tb.popen(a, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2", stdout=-1, text=True)
+    run_while(router, lambda: ping.poll() is None, 10)
+    assert ping.returncode == 0, ping.communicate()[0]
+    macs = {ns: tb.run(ns, "cat", "/sys/class/net/eth0/address").stdout.strip().replace(":", "-")
+            for ns in (a, b)}   # Click writes Ethernet addresses with dashes
+    table = router.handler("sw.table").lower()
+    # the bridge learned each host's address on the port it lives behind
+    assert f"{macs[a]} 0" in table and f"{macs[b]} 1" in table, table
+    assert tcp_transfer(tb, router, a, b, "10.0.0.2", 1 << 20) == transfer_payload(1 << 20)
