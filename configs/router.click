@@ -17,7 +17,10 @@
 // networks are not /24s); packets for the router's own host stack, other
 // than pings, which it answers, are counted and dropped. The kernel's
 // stack is kept away from the two devices while the router runs (SNIFFER
-// false), so leave them without kernel addresses.
+// false: a tc ingress rule, made with pyroute2), so leave them without
+// kernel addresses. SNIFFER=true leaves the kernel's stack alone: for a
+// host without pyroute2 or tc, such as the VM appliance (whose kernel has
+// no address on its NICs anyway; docs/appliance.md).
 //
 // Interface 0 is $IP0/$PREFIX0 (10.0.0.1/24), interface 1 is $IP1/$PREFIX1
 // (10.0.1.1/24), each with its broadcast address, Ethernet address and MTU;
@@ -32,7 +35,8 @@ define(
     $MAC0   02:00:00:00:00:01,  $MTU0 1500,
     $IP1    10.0.1.1,   $PREFIX1 24,  $NET1 10.0.1.0,  $BCAST1 10.0.1.255,
     $MAC1   02:00:00:00:00:02,  $MTU1 1000,
-    $GW1    10.0.1.254
+    $GW1    10.0.1.254,
+    $SNIFFER false
 );
 
 // Where frames come from and go to, chosen by the keywords of $PORTS.
@@ -53,10 +57,10 @@ elementclass RouterPorts {
         input[2] -> EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> host :: ToDump($OUT-host.pcap);
 ||
     DEV0 $dev0, DEV1 $dev1 |
-        // SNIFFER false: the host's own stack does not see the frames too
-        // (it would look up a route for each one, only to drop it)
-        FromDevice($dev0, SNIFFER false) -> [0]output;
-        FromDevice($dev1, SNIFFER false) -> [1]output;
+        // SNIFFER false (the default): the host's own stack does not see the
+        // frames too (it would look up a route for each one, only to drop it)
+        FromDevice($dev0, SNIFFER $SNIFFER) -> [0]output;
+        FromDevice($dev1, SNIFFER $SNIFFER) -> [1]output;
         input[0] -> Queue(1024) -> ToDevice($dev0);
         input[1] -> Queue(1024) -> ToDevice($dev1);
         input[2] -> host :: Counter -> Discard;

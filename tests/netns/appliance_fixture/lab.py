@@ -73,6 +73,9 @@ class Lab:
             f"MAC0={ROUTER_MACS[0]}", "MTU0=1500",
             f"IP1={ROUTED_GW_B}", "PREFIX1=24", "NET1=198.19.0.0", "BCAST1=198.19.0.255",
             f"MAC1={ROUTER_MACS[1]}", "MTU1=1500", f"GW1={ROUTED_B}",
+            # the guest has no tc/pyroute2 to hide the NICs from its stack
+            # (which has no address on them anyway)
+            "SNIFFER=true",
         ]
 
     # -- set up ------------------------------------------------------------
