@@ -1,7 +1,60 @@
 # EXPORT_ELEMENT Classifier
 
-from clickpy.classify.engine cimport cls_program, cls_classify, CLS_RUN
+from clickpy.classify.engine cimport (cls_program, cls_insn, cls_classify, cls_run_safe, CLS_RUN,
+                                      CLS_BASE_DATA, CLS_SWITCH)
 from clickpy.classify._engine cimport CProgram
+
+
+cdef enum:
+    OUTPUTS_DIFFER = -3          # classify_batch: the packets of a batch take different outputs
+
+
+cdef inline int32_t classify_batch(const cls_program* prog, Anno* anno, Batch* b, int32_t* outs) noexcept nogil:
+    """outs[i] = the output of packet i of the non-empty batch b (-1: no
+    pattern matched). Returns the output every packet takes if they all take
+    the same one, else OUTPUTS_DIFFER."""
+    cdef const cls_insn* test = prog.insns
+    cdef int32_t safe = prog.safe[CLS_BASE_DATA]
+    cdef uint32_t i, n = b.n
+    cdef int32_t out, first, differ = 0
+    cdef int32_t yes_out, no_out
+    cdef uint32_t offset
+    cdef uint64_t w, mask, value
+    cdef Anno* a
+    cdef const uint8_t* d
+    if prog.bases == (1 << CLS_BASE_DATA) and prog.ninsns == 1 and not (test.flags & CLS_SWITCH):
+        # one test on the packet data (`12/0800` against `-`): no interpreter
+        # for packets long enough for it
+        yes_out = -test.j[1] - 1
+        no_out = -test.j[0] - 1
+        offset = test.offset
+        mask = test.mask
+        value = test.value
+        for i in range(n):
+            a = &anno[b.idx[i]]
+            if <int32_t>a.len >= safe:
+                memcpy(&w, a.data + offset, 8)
+                out = yes_out if (w & mask) == value else no_out
+            else:
+                out = cls_classify(prog, a.data, a.data + a.len, NULL, NULL, NULL)
+            outs[i] = out
+    elif prog.bases == (1 << CLS_BASE_DATA):
+        # Classifier patterns read only the data: one length test per packet
+        for i in range(n):
+            a = &anno[b.idx[i]]
+            d = a.data
+            if <int32_t>a.len >= safe:
+                outs[i] = cls_run_safe(prog, &d)
+            else:
+                outs[i] = cls_classify(prog, d, d + a.len, NULL, NULL, NULL)
+    else:
+        for i in range(n):
+            a = &anno[b.idx[i]]
+            outs[i] = cls_classify(prog, a.data, a.data + a.len, NULL, NULL, NULL)
+    first = outs[0]
+    for i in range(1, n):
+        differ |= outs[i] ^ first
+    return OUTPUTS_DIFFER if differ else first
 
 
 cdef class Classifier(Element):
@@ -85,8 +138,6 @@ cdef class Classifier(Element):
         cdef int nslots = 0, s
         cdef uint32_t i, n = b.n, x
         cdef int32_t out, first
-        cdef bint uniform = True
-        cdef const uint8_t* d
         if n == 0:
             return 0
         if prog.everything != CLS_RUN:
@@ -96,15 +147,8 @@ cdef class Classifier(Element):
                 pool.free_batch(b)
                 return 0
             return self.output_push(prog.everything, b)
-        for i in range(n):
-            d = anno[b.idx[i]].data
-            outs[i] = cls_classify(prog, d, d + anno[b.idx[i]].len, NULL, NULL, NULL)
-        first = outs[0]
-        for i in range(1, n):
-            if outs[i] != first:
-                uniform = False
-                break
-        if uniform:
+        first = classify_batch(prog, anno, b, outs)
+        if first != OUTPUTS_DIFFER:
             if first < 0:
                 self.drops += n
                 pool.free_batch(b)
