@@ -79,10 +79,16 @@ def template_data(bytes data, long length) -> bytes:
     return data[:length]
 
 
+cdef enum:
+    # templates up to this long are copied as one fixed-size block (no loop)
+    SHORT_TEMPLATE = 64
+
+
 @cython.final
 cdef class PacketTemplate:
     """What a source sends: DATA cut or repeated to LENGTH, copied into a C
-    buffer with COPY_SLACK bytes of room for copy_blocks."""
+    buffer of at least SHORT_TEMPLATE bytes, with COPY_SLACK bytes of room
+    for copy_blocks."""
     cdef uint8_t* ptr
     cdef readonly uint32_t length
     cdef readonly int datasize        # LENGTH as configured, -1 when unset
@@ -99,12 +105,14 @@ cdef class PacketTemplate:
         """Raise ValueError if the packet would exceed `limit` bytes."""
         cdef bytes contents = template_data(data, datasize)
         cdef uint8_t* t
+        cdef size_t size
         if len(contents) > limit:
             raise ValueError(f"LENGTH {len(contents)} exceeds the {limit}-byte buffer")
-        t = <uint8_t*>malloc(len(contents) + COPY_SLACK)
+        size = max(len(contents), SHORT_TEMPLATE) + COPY_SLACK
+        t = <uint8_t*>malloc(size)
         if t == NULL:
             raise MemoryError()
-        memset(t, 0, len(contents) + COPY_SLACK)
+        memset(t, 0, size)
         if len(contents):
             memcpy(t, <const uint8_t*>contents, len(contents))
         c_free(self.ptr)
@@ -125,7 +133,14 @@ cdef inline int template_fill(PacketPool pool, const uint8_t* tmpl, uint32_t len
     cdef int i
     n = pool.alloc_n(b.idx, n)
     # one loop per copy method rather than a test per packet
-    if blocks:
+    if length <= SHORT_TEMPLATE:
+        for i in range(n):
+            x = b.idx[i]
+            pool.init_anno(x, length)
+            a = &anno[x]
+            a.timestamp = timestamp
+            copy_blocks(a.data, tmpl, SHORT_TEMPLATE)       # a constant length: unrolled
+    elif blocks:
         for i in range(n):
             x = b.idx[i]
             pool.init_anno(x, length)
