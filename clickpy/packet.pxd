@@ -289,7 +289,9 @@ cdef class PacketPool:
         return x
 
     cdef inline int alloc_n(self, uint32_t* out, int n) noexcept:
-        """Pop up to n small buffers (annotations NOT initialized); returns how many."""
+        """Pop up to n small buffers (annotations NOT initialized); returns how
+        many. They are the top n of the stack, copied in stack order (one copy,
+        not a reversing loop)."""
         cdef int i
         # the stack top in a local: stores to out[] may alias the pool's fields
         cdef uint32_t top = self.nsmall_free
@@ -297,14 +299,33 @@ cdef class PacketPool:
         if <uint32_t>n > top:
             self.alloc_failures += <uint32_t>n - top
             n = top
-        for i in range(n):
-            out[i] = stack[top - 1 - <uint32_t>i]
-        self.nsmall_free = top - <uint32_t>n
+        top -= <uint32_t>n
+        memcpy(out, &stack[top], <uint32_t>n * sizeof(uint32_t))
+        self.nsmall_free = top
         if CLICKPY_DEBUG_BUILD:
             for i in range(n):
                 if self.anno[out[i]].owner != OWNER_FREE:
                     self._debug_error(DEBUG_ALLOC_IN_USE, out[i])
                 self.anno[out[i]].owner = OWNER_ALLOCATED
+        return n
+
+    cdef inline int alloc_batch(self, Batch* b, int n, uint32_t length) noexcept:
+        """Fill the empty batch b with up to n fresh small buffers of `length`
+        bytes each (at most BUF_SIZE - HEADROOM; data uninitialized,
+        annotations as alloc leaves them); returns how many (a shortfall is
+        counted). One loop with the pool's fields in locals: a loop of alloc
+        calls reloads them after every annotation store."""
+        cdef Anno* anno = self.anno
+        cdef uint8_t* arena = self.small_arena
+        cdef uint32_t x
+        cdef int i
+        n = self.alloc_n(b.idx, n)
+        for i in range(n):
+            x = b.idx[i]
+            anno_reset(&anno[x], arena + <size_t>x * BUF_SIZE + HEADROOM, length, HEADROOM)
+            if CLICKPY_DEBUG_BUILD:
+                anno[x].owner = OWNER_ALLOCATED
+        b.n = n
         return n
 
     cdef inline void free(self, uint32_t x) noexcept:
@@ -325,7 +346,7 @@ cdef class PacketPool:
 
     cdef inline void free_batch(self, Batch* b) noexcept:
         """Free every packet of b; b is left empty."""
-        cdef uint32_t i, x
+        cdef uint32_t i, x, highest = 0
         # the stack top and bound in locals: stores to the stack may alias the pool's fields
         cdef uint32_t top = self.nsmall_free, nsmall = self.nsmall
         cdef uint32_t* stack = self.small_free
@@ -333,6 +354,15 @@ cdef class PacketPool:
             for i in range(b.n):
                 self.free(b.idx[i])
         else:
+            # usually every buffer is small: then the indices go on the stack in
+            # one copy (the compiler vectorizes the search for the highest)
+            for i in range(b.n):
+                highest = highest if highest > b.idx[i] else b.idx[i]
+            if highest < nsmall:
+                memcpy(&stack[top], b.idx, b.n * sizeof(uint32_t))
+                self.nsmall_free = top + b.n
+                b.n = 0
+                return
             for i in range(b.n):
                 x = b.idx[i]
                 if x < nsmall:

@@ -128,33 +128,27 @@ cdef inline int template_fill(PacketPool pool, const uint8_t* tmpl, uint32_t len
     pool runs dry: counted by the pool); returns how many."""
     cdef Anno* anno = pool.anno
     cdef Anno* a
-    cdef uint32_t x
+    cdef uint8_t short_copy[SHORT_TEMPLATE]    # a local: the compiler keeps it in registers
     cdef bint blocks = HEADROOM + length + COPY_SLACK <= BUF_SIZE
     cdef int i
-    n = pool.alloc_n(b.idx, n)
+    n = pool.alloc_batch(b, n, length)
     # one loop per copy method rather than a test per packet
     if length <= SHORT_TEMPLATE:
+        memcpy(short_copy, tmpl, SHORT_TEMPLATE)
         for i in range(n):
-            x = b.idx[i]
-            pool.init_anno(x, length)
-            a = &anno[x]
+            a = &anno[b.idx[i]]
             a.timestamp = timestamp
-            copy_blocks(a.data, tmpl, SHORT_TEMPLATE)       # a constant length: unrolled
+            memcpy(a.data, short_copy, SHORT_TEMPLATE)
     elif blocks:
         for i in range(n):
-            x = b.idx[i]
-            pool.init_anno(x, length)
-            a = &anno[x]
+            a = &anno[b.idx[i]]
             a.timestamp = timestamp
             copy_blocks(a.data, tmpl, length)
     else:
         for i in range(n):
-            x = b.idx[i]
-            pool.init_anno(x, length)
-            a = &anno[x]
+            a = &anno[b.idx[i]]
             a.timestamp = timestamp
             memcpy(a.data, tmpl, length)
-    b.n = n
     return n
 
 
