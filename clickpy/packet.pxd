@@ -235,6 +235,7 @@ cdef class PacketPool:
     cdef int debug_check_batch(self, Batch* b, uint32_t owner) except -1
     cdef uint32_t clone(self, uint32_t x) noexcept
     cdef uint32_t alloc_big(self, uint32_t length) noexcept
+    cdef uint8_t* _push_slow(self, uint32_t x, uint32_t nbytes) noexcept
 
     # ---- batches ---------------------------------------------------------
     cdef inline Batch* batch_get(self) except NULL:
@@ -379,21 +380,8 @@ cdef class PacketPool:
         """Prepend nbytes; returns the new data start, or NULL (counted) if the buffer
         cannot hold them even after moving the data back."""
         cdef Anno* a = &self.anno[x]
-        cdef uint8_t* h
-        cdef uint32_t want
         if nbytes > a.headroom:
-            # make room by sliding the data toward the tail, within the same buffer
-            want = nbytes + HEADROOM
-            if want + a.len > self.buf_size(x):
-                want = nbytes
-                if want + a.len > self.buf_size(x):
-                    self.headroom_failures += 1
-                    return NULL
-            h = a.data - a.headroom
-            memmove(h + want, a.data, a.len)
-            self._shift_headers(a, <int32_t>want - <int32_t>a.headroom)
-            a.data = h + want
-            a.headroom = want
+            return self._push_slow(x, nbytes)
         a.data -= nbytes
         a.headroom -= nbytes
         a.len += nbytes
