@@ -14,7 +14,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free as c_free
 from libc.string cimport memcpy, memset
 from clickpy.packet cimport (PacketPool, Anno, Batch, BATCH_MAX, COPY_SLACK, HEADROOM, BUF_SIZE,
-                             copy_blocks, ring_put, ring_take)
+                             ring_put, ring_take)
 from clickpy.element cimport monotonic_ns, realtime_ns
 
 
@@ -22,28 +22,17 @@ cdef uint8_t* _template(bytes data) except NULL:
     cdef uint8_t* t
     if len(data) + HEADROOM + COPY_SLACK > BUF_SIZE:
         raise ValueError("template too long")
-    t = <uint8_t*>malloc(len(data) + COPY_SLACK)
+    t = <uint8_t*>malloc(max(len(data), 32) + COPY_SLACK)      # what alloc_batch may read
     if t == NULL:
         raise MemoryError()
-    memset(t, 0, len(data) + COPY_SLACK)
+    memset(t, 0, max(len(data), 32) + COPY_SLACK)
     memcpy(t, <const uint8_t*>data, len(data))
     return t
 
 
 cdef inline int _make(PacketPool pool, Batch* b, int n, const uint8_t* t, uint32_t length) noexcept:
     """Pop n buffers into b and fill them with the template, timestamped (the source)."""
-    cdef Anno* anno = pool.anno
-    cdef uint64_t ts = realtime_ns()
-    cdef uint32_t x
-    cdef int i
-    n = pool.alloc_n(b.idx, n)
-    for i in range(n):
-        x = b.idx[i]
-        pool.init_anno(x, length)
-        anno[x].timestamp = ts
-        copy_blocks(anno[x].data, t, length)
-    b.n = n
-    return n
+    return pool.alloc_batch(b, n, length, t, realtime_ns())
 
 
 cdef inline uint64_t _count_and_free(PacketPool pool, Batch* b) noexcept:

@@ -310,22 +310,43 @@ cdef class PacketPool:
                 self.anno[out[i]].owner = OWNER_ALLOCATED
         return n
 
-    cdef inline int alloc_batch(self, Batch* b, int n, uint32_t length) noexcept:
+    cdef inline uint8_t* _fresh(self, Anno* anno, uint8_t* arena, uint32_t x, uint32_t length,
+                                uint64_t timestamp) noexcept:
+        """alloc_batch's annotation set-up for small buffer x; returns its data."""
+        cdef uint8_t* d = arena + <size_t>x * BUF_SIZE + HEADROOM
+        anno_reset(&anno[x], d, length, HEADROOM)
+        anno[x].timestamp = timestamp
+        if CLICKPY_DEBUG_BUILD:
+            anno[x].owner = OWNER_ALLOCATED
+        return d
+
+    cdef inline int alloc_batch(self, Batch* b, int n, uint32_t length, const uint8_t* data,
+                                uint64_t timestamp) noexcept:
         """Fill the empty batch b with up to n fresh small buffers of `length`
-        bytes each (at most BUF_SIZE - HEADROOM; data uninitialized,
-        annotations as alloc leaves them); returns how many (a shortfall is
-        counted). One loop with the pool's fields in locals: a loop of alloc
+        bytes each (at most BUF_SIZE - HEADROOM), annotations as alloc leaves
+        them with the timestamp set; returns how many (a shortfall is
+        counted). With `data` (not NULL), each packet gets a copy of the
+        `length` bytes there, which must stay readable up to COPY_SLACK
+        bytes past max(length, 32): copies go by 32-byte blocks, and a
+        packet of at most 64 bytes takes two whatever its length. One loop
+        per copy method, with the pool's fields in locals: a loop of alloc
         calls reloads them after every annotation store."""
         cdef Anno* anno = self.anno
         cdef uint8_t* arena = self.small_arena
-        cdef uint32_t x
         cdef int i
         n = self.alloc_n(b.idx, n)
-        for i in range(n):
-            x = b.idx[i]
-            anno_reset(&anno[x], arena + <size_t>x * BUF_SIZE + HEADROOM, length, HEADROOM)
-            if CLICKPY_DEBUG_BUILD:
-                anno[x].owner = OWNER_ALLOCATED
+        if data == NULL:
+            for i in range(n):
+                self._fresh(anno, arena, b.idx[i], length, timestamp)
+        elif length <= 64:
+            for i in range(n):
+                copy_blocks(self._fresh(anno, arena, b.idx[i], length, timestamp), data, 64)
+        elif HEADROOM + length + COPY_SLACK <= BUF_SIZE:
+            for i in range(n):
+                copy_blocks(self._fresh(anno, arena, b.idx[i], length, timestamp), data, length)
+        else:
+            for i in range(n):
+                memcpy(self._fresh(anno, arena, b.idx[i], length, timestamp), data, length)
         b.n = n
         return n
 

@@ -79,16 +79,10 @@ def template_data(bytes data, long length) -> bytes:
     return data[:length]
 
 
-cdef enum:
-    # templates up to this long are copied as one fixed-size block (no loop)
-    SHORT_TEMPLATE = 64
-
-
 @cython.final
 cdef class PacketTemplate:
     """What a source sends: DATA cut or repeated to LENGTH, copied into a C
-    buffer of at least SHORT_TEMPLATE bytes, with COPY_SLACK bytes of room
-    for copy_blocks."""
+    buffer with the room PacketPool.alloc_batch reads past it."""
     cdef uint8_t* ptr
     cdef readonly uint32_t length
     cdef readonly int datasize        # LENGTH as configured, -1 when unset
@@ -108,7 +102,7 @@ cdef class PacketTemplate:
         cdef size_t size
         if len(contents) > limit:
             raise ValueError(f"LENGTH {len(contents)} exceeds the {limit}-byte buffer")
-        size = max(len(contents), SHORT_TEMPLATE) + COPY_SLACK
+        size = max(len(contents), 32) + COPY_SLACK      # what alloc_batch may read
         t = <uint8_t*>malloc(size)
         if t == NULL:
             raise MemoryError()
@@ -120,36 +114,6 @@ cdef class PacketTemplate:
         self.length = len(contents)
         self.data = data
         self.datasize = datasize
-
-
-cdef inline int template_fill(PacketPool pool, const uint8_t* tmpl, uint32_t length,
-                              Batch* b, int n, uint64_t timestamp) noexcept:
-    """Put n fresh copies of the template into the empty batch b (fewer if the
-    pool runs dry: counted by the pool); returns how many."""
-    cdef Anno* anno = pool.anno
-    cdef Anno* a
-    cdef uint8_t short_copy[SHORT_TEMPLATE]    # a local: the compiler keeps it in registers
-    cdef bint blocks = HEADROOM + length + COPY_SLACK <= BUF_SIZE
-    cdef int i
-    n = pool.alloc_batch(b, n, length)
-    # one loop per copy method rather than a test per packet
-    if length <= SHORT_TEMPLATE:
-        memcpy(short_copy, tmpl, SHORT_TEMPLATE)
-        for i in range(n):
-            a = &anno[b.idx[i]]
-            a.timestamp = timestamp
-            memcpy(a.data, short_copy, SHORT_TEMPLATE)
-    elif blocks:
-        for i in range(n):
-            a = &anno[b.idx[i]]
-            a.timestamp = timestamp
-            copy_blocks(a.data, tmpl, length)
-    else:
-        for i in range(n):
-            a = &anno[b.idx[i]]
-            a.timestamp = timestamp
-            memcpy(a.data, tmpl, length)
-    return n
 
 
 # ------------------------------------------------------- batches and outputs

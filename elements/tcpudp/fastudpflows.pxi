@@ -159,7 +159,7 @@ cdef class FastUDPFlows(Element):
         cdef uint8_t* d
         cdef uint32_t flows[BATCH_MAX]
         cdef int i
-        n = pool.alloc_batch(b, n, length)      # length <= 1514: small buffers
+        n = pool.alloc_batch(b, n, length, NULL, now)      # length <= 1514: small buffers
         # choose the flows first, so the reads of their state overlap
         for i in range(n):
             flows[i] = self._random() % self.nflows
@@ -175,7 +175,6 @@ cdef class FastUDPFlows(Element):
             self.sent[flow] += 1
             memcpy(d + 34, &self.ports[flow], 4)
             store_be16(d + 40, self.sums[flow])
-            a.timestamp = now
             a.mac_off = <int32_t>a.headroom
             a.net_off = <int32_t>a.headroom + 14
             a.trans_off = <int32_t>a.headroom + 34
