@@ -235,6 +235,7 @@ cdef class PacketPool:
     cdef int debug_check_batch(self, Batch* b, uint32_t owner) except -1
     cdef uint32_t clone(self, uint32_t x) noexcept
     cdef uint32_t alloc_big(self, uint32_t length) noexcept
+    cdef uint8_t* _push_slow(self, uint32_t x, uint32_t nbytes) noexcept
 
     # ---- batches ---------------------------------------------------------
     cdef inline Batch* batch_get(self) except NULL:
@@ -289,7 +290,9 @@ cdef class PacketPool:
         return x
 
     cdef inline int alloc_n(self, uint32_t* out, int n) noexcept:
-        """Pop up to n small buffers (annotations NOT initialized); returns how many."""
+        """Pop up to n small buffers (annotations NOT initialized); returns how
+        many. They are the top n of the stack, copied in stack order (one copy,
+        not a reversing loop)."""
         cdef int i
         # the stack top in a local: stores to out[] may alias the pool's fields
         cdef uint32_t top = self.nsmall_free
@@ -297,14 +300,54 @@ cdef class PacketPool:
         if <uint32_t>n > top:
             self.alloc_failures += <uint32_t>n - top
             n = top
-        for i in range(n):
-            out[i] = stack[top - 1 - <uint32_t>i]
-        self.nsmall_free = top - <uint32_t>n
+        top -= <uint32_t>n
+        memcpy(out, &stack[top], <uint32_t>n * sizeof(uint32_t))
+        self.nsmall_free = top
         if CLICKPY_DEBUG_BUILD:
             for i in range(n):
                 if self.anno[out[i]].owner != OWNER_FREE:
                     self._debug_error(DEBUG_ALLOC_IN_USE, out[i])
                 self.anno[out[i]].owner = OWNER_ALLOCATED
+        return n
+
+    cdef inline uint8_t* _fresh(self, Anno* anno, uint8_t* arena, uint32_t x, uint32_t length,
+                                uint64_t timestamp) noexcept:
+        """alloc_batch's annotation set-up for small buffer x; returns its data."""
+        cdef uint8_t* d = arena + <size_t>x * BUF_SIZE + HEADROOM
+        anno_reset(&anno[x], d, length, HEADROOM)
+        anno[x].timestamp = timestamp
+        if CLICKPY_DEBUG_BUILD:
+            anno[x].owner = OWNER_ALLOCATED
+        return d
+
+    cdef inline int alloc_batch(self, Batch* b, int n, uint32_t length, const uint8_t* data,
+                                uint64_t timestamp) noexcept:
+        """Fill the empty batch b with up to n fresh small buffers of `length`
+        bytes each (at most BUF_SIZE - HEADROOM), annotations as alloc leaves
+        them with the timestamp set; returns how many (a shortfall is
+        counted). With `data` (not NULL), each packet gets a copy of the
+        `length` bytes there, which must stay readable up to COPY_SLACK
+        bytes past max(length, 32): copies go by 32-byte blocks, and a
+        packet of at most 64 bytes takes two whatever its length. One loop
+        per copy method, with the pool's fields in locals: a loop of alloc
+        calls reloads them after every annotation store."""
+        cdef Anno* anno = self.anno
+        cdef uint8_t* arena = self.small_arena
+        cdef int i
+        n = self.alloc_n(b.idx, n)
+        if data == NULL:
+            for i in range(n):
+                self._fresh(anno, arena, b.idx[i], length, timestamp)
+        elif length <= 64:
+            for i in range(n):
+                copy_blocks(self._fresh(anno, arena, b.idx[i], length, timestamp), data, 64)
+        elif HEADROOM + length + COPY_SLACK <= BUF_SIZE:
+            for i in range(n):
+                copy_blocks(self._fresh(anno, arena, b.idx[i], length, timestamp), data, length)
+        else:
+            for i in range(n):
+                memcpy(self._fresh(anno, arena, b.idx[i], length, timestamp), data, length)
+        b.n = n
         return n
 
     cdef inline void free(self, uint32_t x) noexcept:
@@ -325,7 +368,7 @@ cdef class PacketPool:
 
     cdef inline void free_batch(self, Batch* b) noexcept:
         """Free every packet of b; b is left empty."""
-        cdef uint32_t i, x
+        cdef uint32_t i, x, highest = 0
         # the stack top and bound in locals: stores to the stack may alias the pool's fields
         cdef uint32_t top = self.nsmall_free, nsmall = self.nsmall
         cdef uint32_t* stack = self.small_free
@@ -333,6 +376,15 @@ cdef class PacketPool:
             for i in range(b.n):
                 self.free(b.idx[i])
         else:
+            # usually every buffer is small: then the indices go on the stack in
+            # one copy (the compiler vectorizes the search for the highest)
+            for i in range(b.n):
+                highest = highest if highest > b.idx[i] else b.idx[i]
+            if highest < nsmall:
+                memcpy(&stack[top], b.idx, b.n * sizeof(uint32_t))
+                self.nsmall_free = top + b.n
+                b.n = 0
+                return
             for i in range(b.n):
                 x = b.idx[i]
                 if x < nsmall:
@@ -349,21 +401,8 @@ cdef class PacketPool:
         """Prepend nbytes; returns the new data start, or NULL (counted) if the buffer
         cannot hold them even after moving the data back."""
         cdef Anno* a = &self.anno[x]
-        cdef uint8_t* h
-        cdef uint32_t want
         if nbytes > a.headroom:
-            # make room by sliding the data toward the tail, within the same buffer
-            want = nbytes + HEADROOM
-            if want + a.len > self.buf_size(x):
-                want = nbytes
-                if want + a.len > self.buf_size(x):
-                    self.headroom_failures += 1
-                    return NULL
-            h = a.data - a.headroom
-            memmove(h + want, a.data, a.len)
-            self._shift_headers(a, <int32_t>want - <int32_t>a.headroom)
-            a.data = h + want
-            a.headroom = want
+            return self._push_slow(x, nbytes)
         a.data -= nbytes
         a.headroom -= nbytes
         a.len += nbytes

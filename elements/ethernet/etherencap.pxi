@@ -42,7 +42,11 @@ cdef class EtherEncap(Element):
         cdef PacketPool pool = self.pool
         cdef Anno* anno = pool.anno
         cdef uint32_t i, k = 0, x
+        cdef Anno* a
         cdef uint8_t* p
+        cdef uint64_t head, tail        # the header's bytes 0-7 and 6-13, in locals for the loop
+        memcpy(&head, self.header, 8)
+        memcpy(&tail, &self.header[6], 8)
         for i in range(b.n):
             x = b.idx[i]
             p = pool.push(x, ETHER_HEADER_LEN)
@@ -50,9 +54,12 @@ cdef class EtherEncap(Element):
                 pool.free(x)
                 self.drops += 1
                 continue
-            memcpy(p, self.header, ETHER_HEADER_LEN)
-            anno[x].mac_off = <int32_t>anno[x].headroom
-            b.idx[k] = x
+            memcpy(p, &head, 8)
+            memcpy(p + 6, &tail, 8)
+            a = &anno[x]
+            a.mac_off = <int32_t>a.headroom
+            if k != i:                  # compact only once something was dropped
+                b.idx[k] = x
             k += 1
         b.n = k
         return 0

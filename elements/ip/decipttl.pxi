@@ -43,7 +43,7 @@ cdef class DecIPTTL(Element):
         cdef Anno* a
         cdef uint8_t* iph
         cdef uint32_t rejected[256]
-        cdef uint32_t i, x, k = 0, nrej = 0, s
+        cdef uint32_t i, x, k = 0, nrej = 0
         cdef bint multicast = self.multicast
         if not self.active:
             return 0
@@ -62,10 +62,7 @@ cdef class DecIPTTL(Element):
                 nrej += 1
                 continue
             else:
-                iph[8] -= 1
-                # RFC 1624 eq. 3 with m' = m - 0x0100: HC' = ~(~HC + 0xFEFF)
-                s = (~load_be16(iph + 10) & 0xFFFF) + 0xFEFF
-                store_be16(iph + 10, <uint16_t>~(s + (s >> 16)))
+                ip_decrement_ttl(iph)
             if unlikely(k != i):         # compact only once something was rejected
                 b.idx[k] = x
             k += 1
