@@ -192,6 +192,35 @@ cdef inline int cls_run_safe(const cls_program* prog, const uint8_t** bases) noe
     return _cls_run_fast(prog, bases)
 
 
+cdef inline int cls_run_on(const cls_program* prog, const uint8_t* p, bint branchy) noexcept nogil:
+    """Run prog, whose instructions all read one header, on a packet whose
+    header at p has at least prog.safe bytes of that header before the
+    packet's end (the caller checked): cls_run_safe without a base pointer
+    per instruction. `branchy` is prog.branchy, a constant at each call
+    site. Only valid when prog.everything == CLS_RUN."""
+    cdef const cls_insn* insns = prog.insns
+    cdef const cls_insn* ins = insns
+    cdef uint64_t w
+    cdef int32_t j
+    while True:
+        memcpy(&w, p + ins.offset, 8)
+        w &= ins.mask
+        if branchy:
+            if w == ins.value:
+                j = ins.j[1]
+            else:
+                j = ins.j[0]
+        else:
+            j = ins.j[w == ins.value]
+        if j <= 0:
+            if j != CLS_SWITCH_JUMP:
+                return -j - 1
+            j = _cls_switch(prog, ins, w)
+            if j <= 0:
+                return -j - 1
+        ins = <const cls_insn*>(<const uint8_t*>insns + j)
+
+
 cdef inline int classify(const cls_program* prog, const uint8_t* data,
                          const uint8_t* end, const uint8_t* mac,
                          const uint8_t* net, const uint8_t* trans) noexcept nogil:

@@ -35,16 +35,65 @@ cdef inline int32_t ip_output_of(const cls_program* prog, Anno* a, int32_t safe_
     return classify_packet(prog, a)
 
 
+cdef enum:
+    UNCLASSIFIED = -4            # first pass of classify_batch: left for the second
+
+
+cdef void classify_rest(const cls_program* prog, bint ip_only, Anno* anno, Batch* b,
+                        int32_t* outs) noexcept nogil:
+    """The second pass of IPClassification._classify_batch, out of line so
+    that the first keeps its variables in registers: packets marked
+    UNCLASSIFIED get the program with two header pointers, unchecked if
+    they are long enough, else checked."""
+    cdef int32_t safe_net = prog.safe[CLS_BASE_NET]
+    cdef int32_t safe_trans = prog.safe[CLS_BASE_TRANS]
+    cdef uint32_t i
+    for i in range(b.n):
+        if outs[i] == UNCLASSIFIED:
+            if ip_only:
+                outs[i] = ip_output_of(prog, &anno[b.idx[i]], safe_net, safe_trans)
+            else:
+                outs[i] = classify_packet(prog, &anno[b.idx[i]])
+
+
+cdef inline bint classify_on_ip_header(const cls_program* flat, Anno* anno, Batch* b, int32_t* outs,
+                                       bint branchy) noexcept nogil:
+    """The first pass of _classify_batch for a program that reads only the
+    IP headers, as `flat` (Program.on_network_header): outs[i] = the output
+    of packet i when its transport header follows a 20-byte IP header and
+    the packet is long enough for the program, else UNCLASSIFIED. Returns
+    true if some packet is left. `branchy` is flat.branchy, a constant at
+    each call site."""
+    cdef int32_t safe = flat.safe[CLS_BASE_NET]
+    cdef int32_t net
+    cdef uint32_t i
+    cdef bint left = False
+    cdef Anno* a
+    for i in range(b.n):
+        a = &anno[b.idx[i]]
+        net = a.net_off
+        # the header set (not negative), no IP options, and the bytes the program reads
+        if net >= 0 and a.trans_off == net + IP_MIN_HEADER and <int32_t>(a.headroom + a.len) - net >= safe:
+            outs[i] = cls_run_on(flat, a.data - a.headroom + net, branchy)
+        else:
+            outs[i] = UNCLASSIFIED
+            left = True
+    return left
+
+
 cdef class IPClassification(Element):
     """Runs a compiled classification program over each batch: one C call per
     packet (no Python), then the packets go out by output, in order. With a
-    single output the batch is compacted in place as it is classified (no
-    second batch, no second pass)."""
+    single output the batch is compacted in place (no second batch).
+    Programs that read only the IP headers run on packets without IP
+    options from one pointer, the network header's (see
+    Program.on_network_header)."""
 
     port_count = "1/-"
     processing = "h/h"
 
     cdef CProgram cprog
+    cdef CProgram flat          # ip_only programs as read from the network header
     cdef object program
     cdef bint ip_only           # the program reads only the network and transport headers
 
@@ -52,64 +101,55 @@ cdef class IPClassification(Element):
         self.program = program
         self.cprog = CProgram(program)
         self.ip_only = (self.cprog.prog.bases & ~IP_ONLY_BASES) == 0
+        self.flat = CProgram(program.on_network_header(IP_MIN_HEADER)) if self.ip_only else None
+
+    cdef int _classify_batch(self, Batch* b, int32_t* outs) except -1:
+        """outs[i] = output of packet i (-1: drop)."""
+        cdef const cls_program* prog = &self.cprog.prog
+        cdef Anno* anno = self.pool.anno
+        cdef bint left = True
+        cdef uint32_t i
+        if self.ip_only:
+            if self.flat.prog.branchy:
+                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, True)
+            else:
+                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, False)
+        else:
+            for i in range(b.n):
+                outs[i] = UNCLASSIFIED
+        if left:
+            classify_rest(prog, self.ip_only, anno, b, outs)
+        return 0
 
     cdef int push(self, int port, Batch* b) except -1:
         cdef const cls_program* prog = &self.cprog.prog
         cdef PacketPool pool = self.pool
-        cdef Anno* anno = pool.anno
-        cdef int32_t ports[BATCH_MAX]
+        cdef int32_t outs[BATCH_MAX]
         cdef int32_t nout = self.noutputs
-        cdef int32_t safe_net = prog.safe[CLS_BASE_NET]
-        cdef int32_t safe_trans = prog.safe[CLS_BASE_TRANS]
-        cdef uint32_t i
-        cdef int32_t out
+        cdef uint32_t i, k = 0, x
         if prog.everything != CLS_RUN:
             if 0 <= prog.everything < nout:
                 return self.output_push(prog.everything, b)
             pool.free_batch(b)
             return 0
+        self._classify_batch(b, outs)
         if nout == 1:
-            self._filter(b)
-            if b.n:
-                return self.output_push(0, b)
-            return 0
-        for i in range(b.n):
-            if self.ip_only:
-                out = ip_output_of(prog, &anno[b.idx[i]], safe_net, safe_trans)
-            else:
-                out = classify_packet(prog, &anno[b.idx[i]])
-            ports[i] = out if out < nout else -1
-        return push_by_port(self, b, ports)
-
-    cdef int _filter(self, Batch* b) except -1:
-        """One output: keep the packets for output 0, in order, and free the others."""
-        cdef const cls_program* prog = &self.cprog.prog
-        cdef PacketPool pool = self.pool
-        cdef Anno* anno = pool.anno
-        cdef int32_t safe_net = prog.safe[CLS_BASE_NET]
-        cdef int32_t safe_trans = prog.safe[CLS_BASE_TRANS]
-        cdef uint32_t i, k = 0, x
-        # a loop per kind of program rather than a test per packet
-        if self.ip_only:
             for i in range(b.n):
                 x = b.idx[i]
-                if ip_output_of(prog, &anno[x], safe_net, safe_trans) == 0:
+                if outs[i] == 0:
                     if k != i:          # compact only once something was dropped
                         b.idx[k] = x
                     k += 1
                 else:
                     pool.free(x)
-        else:
-            for i in range(b.n):
-                x = b.idx[i]
-                if classify_packet(prog, &anno[x]) == 0:
-                    if k != i:
-                        b.idx[k] = x
-                    k += 1
-                else:
-                    pool.free(x)
-        b.n = k
-        return 0
+            b.n = k
+            if k:
+                return self.output_push(0, b)
+            return 0
+        for i in range(b.n):
+            if outs[i] >= nout:
+                outs[i] = -1
+        return push_by_port(self, b, outs)
 
     def add_handlers(self):
         self.add_read_handler("program", lambda: self.program.dump())
