@@ -127,6 +127,7 @@ cdef class IPClassification(Element):
         cdef int32_t outs[BATCH_MAX]
         cdef int32_t nout = self.noutputs
         cdef uint32_t i, k = 0, x
+        cdef int32_t any_other = 0
         if prog.everything != CLS_RUN:
             if 0 <= prog.everything < nout:
                 return self.output_push(prog.everything, b)
@@ -134,6 +135,10 @@ cdef class IPClassification(Element):
             return 0
         self._classify_batch(b, outs)
         if nout == 1:
+            for i in range(b.n):        # vectorized: is every packet for output 0?
+                any_other |= outs[i]
+            if any_other == 0:
+                return self.output_push(0, b) if b.n else 0
             for i in range(b.n):
                 x = b.idx[i]
                 if outs[i] == 0:
