@@ -192,12 +192,15 @@ cdef inline int cls_run_safe(const cls_program* prog, const uint8_t** bases) noe
     return _cls_run_fast(prog, bases)
 
 
-cdef inline int cls_run_on(const cls_program* prog, const uint8_t* p, bint branchy) noexcept nogil:
+cdef inline int cls_run_on(const cls_program* prog, const uint8_t* p, bint branchy,
+                           bint switches) noexcept nogil:
     """Run prog, whose instructions all read one header, on a packet whose
     header at p has at least prog.safe bytes of that header before the
     packet's end (the caller checked): cls_run_safe without a base pointer
-    per instruction. `branchy` is prog.branchy, a constant at each call
-    site. Only valid when prog.everything == CLS_RUN."""
+    per instruction. `branchy` is prog.branchy and `switches` whether prog
+    has SWITCH instructions, constants at each call site: a loop without
+    switches leaves the registers of the binary search to its caller. Only
+    valid when prog.everything == CLS_RUN."""
     cdef const cls_insn* insns = prog.insns
     cdef const cls_insn* ins = insns
     cdef uint64_t w
@@ -213,7 +216,7 @@ cdef inline int cls_run_on(const cls_program* prog, const uint8_t* p, bint branc
         else:
             j = ins.j[w == ins.value]
         if j <= 0:
-            if j != CLS_SWITCH_JUMP:
+            if not switches or j != CLS_SWITCH_JUMP:
                 return -j - 1
             j = _cls_switch(prog, ins, w)
             if j <= 0:

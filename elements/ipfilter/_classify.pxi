@@ -57,13 +57,13 @@ cdef void classify_rest(const cls_program* prog, bint ip_only, Anno* anno, Batch
 
 
 cdef inline bint classify_on_ip_header(const cls_program* flat, Anno* anno, Batch* b, int32_t* outs,
-                                       bint branchy) noexcept nogil:
+                                       bint branchy, bint switches) noexcept nogil:
     """The first pass of _classify_batch for a program that reads only the
     IP headers, as `flat` (Program.on_network_header): outs[i] = the output
     of packet i when its transport header follows a 20-byte IP header and
     the packet is long enough for the program, else UNCLASSIFIED. Returns
-    true if some packet is left. `branchy` is flat.branchy, a constant at
-    each call site."""
+    true if some packet is left. `branchy` and `switches` are cls_run_on's,
+    constants at each call site."""
     cdef int32_t safe = flat.safe[CLS_BASE_NET]
     cdef int32_t net
     cdef uint32_t i
@@ -74,7 +74,7 @@ cdef inline bint classify_on_ip_header(const cls_program* flat, Anno* anno, Batc
         net = a.net_off
         # the header set (not negative), no IP options, and the bytes the program reads
         if net >= 0 and a.trans_off == net + IP_MIN_HEADER and <int32_t>(a.headroom + a.len) - net >= safe:
-            outs[i] = cls_run_on(flat, a.data - a.headroom + net, branchy)
+            outs[i] = cls_run_on(flat, a.data - a.headroom + net, branchy, switches)
         else:
             outs[i] = UNCLASSIFIED
             left = True
@@ -96,12 +96,14 @@ cdef class IPClassification(Element):
     cdef CProgram flat          # ip_only programs as read from the network header
     cdef object program
     cdef bint ip_only           # the program reads only the network and transport headers
+    cdef bint switches          # the program has SWITCH instructions
 
     def _install(self, program):
         self.program = program
         self.cprog = CProgram(program)
         self.ip_only = (self.cprog.prog.bases & ~IP_ONLY_BASES) == 0
         self.flat = CProgram(program.on_network_header(IP_MIN_HEADER)) if self.ip_only else None
+        self.switches = any(i.cases for i in program.insns)
 
     cdef int _classify_batch(self, Batch* b, int32_t* outs) except -1:
         """outs[i] = output of packet i (-1: drop)."""
@@ -110,10 +112,15 @@ cdef class IPClassification(Element):
         cdef bint left = True
         cdef uint32_t i
         if self.ip_only:
-            if self.flat.prog.branchy:
-                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, True)
+            # a loop per kind of program, its kind as constants
+            if self.flat.prog.branchy and self.switches:
+                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, True, True)
+            elif self.flat.prog.branchy:
+                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, True, False)
+            elif self.switches:
+                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, False, True)
             else:
-                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, False)
+                left = classify_on_ip_header(&self.flat.prog, anno, b, outs, False, False)
         else:
             for i in range(b.n):
                 outs[i] = UNCLASSIFIED
