@@ -42,6 +42,9 @@ cdef extern from "<errno.h>" nogil:
 cdef extern from "<string.h>" nogil:
     char* strerror(int errnum)
 
+cdef extern from * nogil:
+    void prefetch "__builtin_prefetch"(const void* p)
+
 cdef enum:
     SEEK_SET_ = 0
     READ_BLOCK = 1 << 18         # bytes per read(2) of a trace file
@@ -49,6 +52,7 @@ cdef enum:
     PAGE_MASK = 4095
     WRITE_BLOCK = 1 << 20        # bytes buffered before a write(2)
     SAMPLING_SHIFT = 28          # Click's fixed-point sampling probability
+    PREFETCH_BYTES = 1024        # how far ahead of the record being copied FromDump prefetches
 
 # pcap magic numbers, as read in host byte order (C globals: too big for an enum)
 cdef uint32_t PCAP_MAGIC = 0xA1B2C3D4u

@@ -312,9 +312,16 @@ cdef class FromDump(Element):
         cdef uint64_t ts_unit = self.ts_unit
         if r.fd < 0:
             return FILL_END
+        cdef bint plain = not (self.timing or self.have_first_time or self.have_last_time or sampling or force_ip)
         if self.timing:
             now = monotonic_ns()
         while b.n < <uint32_t>max and (rejects == NULL or rejects.n < BATCH_MAX):
+            # the fast loop takes what it can; this loop takes one record it cannot
+            # (the first, one to read more for, a malformed one) and lets it go on
+            if plain and self.have_any_times:
+                self._fill_plain(b, max)
+                if b.n >= <uint32_t>max:
+                    break
             if r.end - r.pos < hdr and r.fill(hdr) < hdr:
                 return self._at_end(hdr)
             p = r.buf + r.pos
@@ -378,11 +385,7 @@ cdef class FromDump(Element):
                 return FILL_NOMEM
             self.packet_filepos = r.buf_offset + r.pos
             a = &anno[x]
-            if HEADROOM + caplen + COPY_SLACK <= BUF_SIZE and (
-                    r.has_slack or r.end - r.pos >= rec + COPY_SLACK):
-                copy_blocks(a.data, p + hdr, caplen)
-            else:
-                memcpy(a.data, p + hdr, caplen)
+            memcpy(a.data, p + hdr, caplen)
             r.pos += rec
             a.timestamp = ts
             if wirelen > caplen:
@@ -402,6 +405,67 @@ cdef class FromDump(Element):
             b.n += 1
             self.count += 1
         return FILL_MORE
+
+    cdef void _fill_plain(self, Batch* b, int max) noexcept:
+        """The common case of _fill in one tight loop: packets wanted whatever
+        their time (no TIMING, START, END or SAMPLE), not FORCE_IP, records
+        whole in the buffer and well formed. Stops at the first record that
+        is anything else (or when the buffer or the pool runs out) and leaves
+        it to _fill's general loop. Copies with memcpy: glibc's vector copy
+        takes fewer instructions for 64-256 bytes than copy_blocks' 32-byte
+        loop and needs no slack after the record."""
+        cdef TraceReader r = self.reader
+        cdef PacketPool pool = self.pool
+        cdef Anno* anno = pool.anno
+        cdef Anno* a
+        cdef const uint8_t* buf = r.buf
+        cdef const uint8_t* p
+        cdef size_t pos = r.pos, last = r.pos, end = r.end
+        cdef size_t hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
+        cdef uint32_t sec, sub, caplen, wirelen, tmp, x, extra
+        cdef uint32_t n = b.n, stop = <uint32_t>max
+        cdef bint swapped = self.swapped
+        cdef bint old_format = self.minor_version < 3
+        cdef uint64_t ts_unit = self.ts_unit
+        while n < stop and pos + hdr <= end:
+            p = buf + pos
+            # the next records are on their way while this one is copied (a
+            # mapped file has no read(2) to bring them into the cache)
+            prefetch(p + PREFETCH_BYTES)
+            sec = load_host32(p)
+            sub = load_host32(p + 4)
+            caplen = load_host32(p + 8)
+            wirelen = load_host32(p + 12)
+            if swapped:
+                sec = bswap32(sec)
+                sub = bswap32(sub)
+                caplen = bswap32(caplen)
+                wirelen = bswap32(wirelen)
+            if old_format:
+                tmp = caplen
+                caplen = wirelen
+                wirelen = tmp
+            if caplen > wirelen or caplen > PCAP_MAX_CAPLEN or pos + hdr + caplen > end:
+                break
+            x = pool.alloc(caplen)
+            if x == NO_PACKET:
+                break
+            a = &anno[x]
+            memcpy(a.data, p + hdr, caplen)
+            a.timestamp = <uint64_t>sec * 1000000000ULL + <uint64_t>sub * ts_unit
+            if wirelen > caplen:
+                extra = wirelen - caplen
+                memcpy(&a.user[EXTRA_LENGTH_ANNO], &extra, 4)
+            a.mac_off = <int32_t>a.headroom
+            b.idx[n] = x
+            n += 1
+            last = pos
+            pos += hdr + caplen
+        if n > b.n:
+            self.count += n - b.n
+            self.packet_filepos = r.buf_offset + last
+            b.n = n
+            r.pos = pos
 
     cdef int run_task(self, Task task) except -1:
         cdef Batch* b

@@ -175,17 +175,16 @@ cdef class ToDump(Element):
         cdef TraceWriter w = self.writer
         cdef Anno* anno = self.pool.anno
         cdef Anno* a
-        cdef uint32_t i, x, caplen, wirelen, extra, snaplen = self.snaplen
-        cdef uint32_t sub_div = 1 if self.nano else 1000
+        cdef uint32_t i, caplen, wirelen, extra, snaplen = self.snaplen
+        cdef bint nano = self.nano
         cdef bint extra_length = self.extra_length
-        cdef uint64_t ts, now = 0
+        cdef uint64_t ts, sec, now = 0
         cdef uint8_t* p
         cdef bint failed = False
         if not self.active:
             return 0
         for i in range(b.n):
-            x = b.idx[i]
-            a = &anno[x]
+            a = &anno[b.idx[i]]
             caplen = a.len if a.len <= snaplen else snaplen
             wirelen = a.len
             if extra_length:
@@ -200,16 +199,16 @@ cdef class ToDump(Element):
                 if now == 0:
                     now = realtime_ns()
                 ts = now
-            store_host32(p, <uint32_t>(ts // 1000000000ULL))
-            store_host32(p + 4, <uint32_t>((ts % 1000000000ULL) // sub_div))
+            sec = ts // 1000000000ULL
+            ts -= sec * 1000000000ULL
+            store_host32(p, <uint32_t>sec)
+            # a constant divisor in each branch: a multiplication, not a division
+            store_host32(p + 4, <uint32_t>(ts if nano else ts // 1000ULL))
             store_host32(p + 8, caplen)
             store_host32(p + 12, wirelen)
-            if a.headroom + caplen + COPY_SLACK <= self.pool.buf_size(x):
-                copy_blocks(p + PCAP_RECORD_HEADER_LEN, a.data, caplen)
-            else:
-                memcpy(p + PCAP_RECORD_HEADER_LEN, a.data, caplen)
+            memcpy(p + PCAP_RECORD_HEADER_LEN, a.data, caplen)
             w.commit(PCAP_RECORD_HEADER_LEN + caplen)
-            self.count += 1
+        self.count += i if failed else b.n
         if failed:
             self._write_failed()
             return 0
