@@ -50,7 +50,7 @@ cdef enum:
     READ_BLOCK = 1 << 18         # bytes per read(2) of a trace file
     MMAP_WINDOW = 1 << 23        # bytes of a trace file mapped at a time (MMAP)
     PAGE_MASK = 4095
-    WRITE_BLOCK = 1 << 20        # bytes buffered before a write(2)
+    WRITE_BLOCK = 1 << 18        # bytes buffered before a write(2)
     SAMPLING_SHIFT = 28          # Click's fixed-point sampling probability
     PREFETCH_BYTES = 1024        # how far ahead of the record being copied FromDump prefetches
 

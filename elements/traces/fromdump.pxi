@@ -421,6 +421,7 @@ cdef class FromDump(Element):
         cdef const uint8_t* buf = r.buf
         cdef const uint8_t* p
         cdef size_t pos = r.pos, last = r.pos, end = r.end
+        cdef size_t ahead = (pos + PREFETCH_BYTES) & ~(<size_t>63)
         cdef size_t hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
         cdef uint32_t sec, sub, caplen, wirelen, tmp, x, extra
         cdef uint32_t n = b.n, stop = <uint32_t>max
@@ -429,9 +430,11 @@ cdef class FromDump(Element):
         cdef uint64_t ts_unit = self.ts_unit
         while n < stop and pos + hdr <= end:
             p = buf + pos
-            # the next records are on their way while this one is copied (a
-            # mapped file has no read(2) to bring them into the cache)
-            prefetch(p + PREFETCH_BYTES)
+            # every cache line PREFETCH_BYTES ahead is on its way while this
+            # record is copied (a mapped file has no read(2) to bring it in)
+            while ahead < pos + PREFETCH_BYTES:
+                prefetch(buf + ahead)
+                ahead += 64
             sec = load_host32(p)
             sub = load_host32(p + 4)
             caplen = load_host32(p + 8)
