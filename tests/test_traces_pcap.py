@@ -176,6 +176,65 @@ def test_truncated_file_ends_at_the_last_whole_packet(tmp_path, mmap):
     assert any("truncated" in w.message for w in r.warnings)
 
 
+def write_records(path, records, *, endianness="<", minor=4):
+    """A microsecond pcap of (data, capture length field, wire length field) records,
+    written field by field (scapy's writer will not write odd ones)."""
+    with open(path, "wb") as f:
+        f.write(struct.pack(endianness + "IHHiIII", 0xA1B2C3D4, 2, minor, 0, 0, 65535, 1))
+        for i, (data, caplen, wirelen) in enumerate(records):
+            f.write(struct.pack(endianness + "IIII", T0 + i, i % 1000000, caplen, wirelen) + data)
+
+
+@pytest.mark.parametrize("mmap", ["false", "true"])
+@pytest.mark.parametrize("endianness", ["<", ">"])
+def test_odd_records_among_plain_ones_across_read_blocks(tmp_path, mmap, endianness):
+    """Most records are plain (FromDump's fast loop); every few is one it leaves
+    to the general loop: cut by the snap length, a capture length one too long
+    (tcptrace's, forgiven as in Click and tcpdump), a jumbo frame larger than a
+    small buffer. The file spans many 256 KiB read blocks."""
+    distinct = [bytes(Ether() / IP(dst=f"10.1.0.{i}") / UDP(dport=i) / Raw(bytes([i]) * i)) for i in range(250)]
+    expected, records = [], []
+    for i in range(12000):
+        frame = distinct[i * 7 % 250]
+        if i % 97 == 5:                       # cut at 40 bytes by the snap length
+            records.append((frame[:40], 40, len(frame)))
+            expected.append((frame[:40], len(frame) - 40))
+        elif i % 89 == 7:                     # capture length one too long
+            records.append((frame + b"\0", len(frame) + 1, len(frame)))
+            expected.append((frame, 0))
+        elif i % 211 == 11:                   # a jumbo frame
+            jumbo = frame + bytes(9000 - len(frame))
+            records.append((jumbo, len(jumbo), len(jumbo)))
+            expected.append((jumbo, 0))
+        else:
+            records.append((frame, len(frame), len(frame)))
+            expected.append((frame, 0))
+    path = tmp_path / "mixed.pcap"
+    write_records(path, records, endianness=endianness)
+    assert os.path.getsize(path) > 6 * (256 << 10)
+    r = run(f"FromDump({path}, STOP true, MMAP {mmap}) -> s :: PacketSink;", timeout=60)
+    got = r.element("s").packets
+    assert len(got) == len(expected)
+    assert [d for d, _ in got] == [d for d, _ in expected]
+    assert [anno_u32(a, EXTRA_LENGTH) for _, a in got] == [x for _, x in expected]
+    assert [a["timestamp"] for _, a in got] == [(T0 + i) * 10**9 + i * 1000 for i in range(len(got))]
+    assert r.handler("FromDump@1.count") == str(len(expected))
+    assert int(r.handler("FromDump@1.packet_filepos")) == os.path.getsize(path) - 16 - len(records[-1][0])
+    assert not r.warnings
+
+
+def test_old_pcap_versions_swap_the_length_fields(tmp_path):
+    """pcap 2.2 (and older) files store the wire length before the capture length."""
+    pkts = [bytes(p) for p in frames(6)]
+    path = tmp_path / "old.pcap"
+    write_records(path, [(d[:30], len(d), 30) if i == 2 else (d, len(d), len(d)) for i, d in enumerate(pkts)],
+                  minor=2)
+    r = run(f"FromDump({path}, STOP true) -> s :: PacketSink;")
+    got = r.element("s").packets
+    assert [d for d, _ in got] == [d[:30] if i == 2 else d for i, d in enumerate(pkts)]
+    assert [anno_u32(a, EXTRA_LENGTH) for _, a in got] == [len(pkts[2]) - 30 if i == 2 else 0 for i in range(6)]
+
+
 def test_corrupt_record_header_stops_with_a_warning(tmp_path):
     pkts = frames(5)
     path = tmp_path / "c.pcap"

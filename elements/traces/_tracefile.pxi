@@ -232,7 +232,6 @@ cdef class TraceReader:
     cdef size_t pos, end
     cdef uint64_t buf_offset          # file offset of buf[0]
     cdef bint mapped                  # buf is a window of the file mapped in memory
-    cdef readonly bint has_slack      # COPY_SLACK readable bytes follow buf[end]
     cdef readonly bint at_eof
     cdef readonly int read_errno
     cdef readonly str filename
@@ -287,14 +286,12 @@ cdef class TraceReader:
         self.read_errno = 0
         if mmap and self.size >= 0:
             self.mapped = True
-            self.has_slack = False
             c_free(self.buf)
             self.buf = NULL
             return
-        self.has_slack = True
         if self.buf == NULL:
             self.cap = READ_BLOCK
-            self.buf = <uint8_t*>malloc(self.cap + COPY_SLACK)
+            self.buf = <uint8_t*>malloc(self.cap)
             if self.buf == NULL:
                 raise MemoryError()
 
@@ -363,7 +360,7 @@ cdef class TraceReader:
             self.end -= self.pos
             self.pos = 0
         if need > self.cap:
-            grown = <uint8_t*>realloc(self.buf, need + COPY_SLACK)
+            grown = <uint8_t*>realloc(self.buf, need)
             if grown == NULL:
                 self.read_errno = 12
                 return self.end

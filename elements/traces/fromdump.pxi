@@ -21,8 +21,8 @@ cdef class FromDump(Element):
     file. Reads both pcap formats (microsecond and nanosecond timestamps),
     in either byte order, and the old modified-pcap format; gzip, bzip2 and
     xz compressed files are decompressed on the fly; FILENAME `-` reads
-    standard input. The file is read in 1 MiB blocks and each packet is
-    copied once into a pool buffer.
+    standard input. The file is read in 256 KiB blocks (or mapped, with
+    MMAP) and each packet is copied once into a pool buffer.
 
     Every packet gets its timestamp annotation from the file, the extra
     length annotation (EXTRA_LENGTH) set to the bytes the capture left out

@@ -21,7 +21,7 @@ cdef class ToDump(Element):
     Writes at most SNAPLEN bytes of each packet, and records its length plus
     its extra length annotation as the wire length. A packet without a
     timestamp annotation is stamped with the current time. Records are
-    gathered in a 1 MiB buffer and written in blocks; the buffer is flushed
+    gathered in a 256 KiB buffer and written in blocks; the buffer is flushed
     when it fills, 0.2 s after the first unflushed packet, when the driver
     stops, on the `flush` handler and at cleanup (so after SIGINT too). A
     write error (a full disk) is reported once and deactivates the element.
