@@ -425,16 +425,18 @@ cdef class FromDump(Element):
         cdef size_t hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
         cdef uint32_t sec, sub, caplen, wirelen, tmp, x, extra
         cdef uint32_t n = b.n, stop = <uint32_t>max
-        cdef bint swapped = self.swapped
+        cdef bint swapped = self.swapped, mapped = r.mapped
         cdef bint old_format = self.minor_version < 3
         cdef uint64_t ts_unit = self.ts_unit
         while n < stop and pos + hdr <= end:
             p = buf + pos
             # every cache line PREFETCH_BYTES ahead is on its way while this
-            # record is copied (a mapped file has no read(2) to bring it in)
-            while ahead < pos + PREFETCH_BYTES:
-                prefetch(buf + ahead)
-                ahead += 64
+            # record is copied: a mapped file has no read(2) to bring it into
+            # the cache (a read block is there already)
+            if mapped:
+                while ahead < pos + PREFETCH_BYTES:
+                    prefetch(buf + ahead)
+                    ahead += 64
             sec = load_host32(p)
             sub = load_host32(p + 4)
             caplen = load_host32(p + 8)
