@@ -63,7 +63,7 @@ def write_if_changed(path: Path, text: str) -> bool:
 def extensions():
     from Cython.Build import cythonize
 
-    cflags = ["-O1", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
+    cflags = ["-O1", "-g", "-UNDEBUG"] if DEBUG else ["-O3", "-fno-tree-slp-vectorize"]
     cflags += ["-Wno-unused-function", "-Wno-unreachable-code", "-fno-strict-aliasing"]
     macros = [("CLICKPY_DEBUG", "1")] if DEBUG else [("NDEBUG", "1")]
     exts = [Extension(m, [m.replace(".", "/") + ".pyx"], extra_compile_args=cflags, define_macros=macros)

@@ -4,7 +4,9 @@
 Ethernet/IPv4/UDP frame (192.168.1.1:1234 -> 10.1.2.3:53, valid checksums)
 classified as IP, stripped, checked, routed by RadixIPLookup, its TTL
 decremented and a new Ethernet header put on. Goal: 40 Mpps (C Click 6.6,
-FastClick 9.7 on this machine class).
+FastClick 9.7 on this machine class). Its C reference (clickpy.benchref.
+ip_forward) does each packet's work in one pass with the elements' inline
+helpers: the ratio is the cost of passing batches between eight elements.
 """
 from __future__ import annotations
 
@@ -35,6 +37,13 @@ def udp_frame_64() -> bytes:
 
 FRAME_B = udp_frame_64()
 
+
+def _c_b(pool, limit):
+    from clickpy.benchref import ip_forward
+    count, _, seconds = ip_forward(pool, FRAME_B, limit)
+    return count, seconds
+
+
 CONFIGS = [
     BenchConfig(
         key="b", name="IP forwarding: Classifier -> ... -> EtherEncap",
@@ -43,5 +52,6 @@ CONFIGS = [
                 " -> rt :: RadixIPLookup(10.0.0.0/8 0, 0.0.0.0/0 1) -> DecIPTTL"
                 " -> EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> c :: Counter -> Discard;"
                 " cl[1] -> Discard; rt[1] -> Discard;"),
-        goal_mpps=40.0),
+        goal_mpps=40.0,
+        c_reference=_c_b),
 ]

@@ -11,6 +11,27 @@ from clickpy.packet cimport Batch
 from clickpy.element cimport Element
 
 
+cdef inline void take_out(Batch* b, const uint32_t* at, uint32_t n, uint32_t* taken) noexcept nogil:
+    """Take the packets at the n increasing positions `at` out of b (the
+    others keep their order); taken[j] gets the packet that was at at[j].
+    A batch loop that rejects few packets records their positions and calls
+    this after the loop, rather than compacting the batch as it goes."""
+    cdef uint32_t i, j, k
+    if n == 0:
+        return
+    for j in range(n):
+        taken[j] = b.idx[at[j]]
+    k = at[0]
+    j = 1
+    for i in range(at[0] + 1, b.n):
+        if j < n and i == at[j]:
+            j += 1
+        else:
+            b.idx[k] = b.idx[i]
+            k += 1
+    b.n = k
+
+
 cdef inline int emit_list(Element e, int port, const uint32_t* xs, uint32_t n) except -1:
     """Send the n packets listed in xs out of `port`, or free them when the
     element has no such output (Click's optional outputs)."""

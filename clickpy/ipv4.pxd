@@ -96,6 +96,22 @@ cdef inline void ip_set_checksum(uint8_t* iph, uint32_t hlen) noexcept nogil:
     store_be16(iph + 10, csum_fold(csum_add(0, iph, hlen)))
 
 
+cdef inline void ip_decrement_ttl(uint8_t* iph) noexcept nogil:
+    """Decrement the TTL (which must be at least 1) and update the header
+    checksum incrementally: RFC 1624 eq. 3 with m' = m - 0x0100, HC' =
+    ~(~HC + 0xFEFF). The sum is done on the field's bytes as they lie in
+    memory: a ones'-complement sum commutes with swapping bytes (RFC 1071),
+    so on this little-endian host the constant is 0xFFFE and no byte is
+    swapped."""
+    cdef uint16_t hc
+    cdef uint32_t s
+    iph[8] -= 1
+    memcpy(&hc, iph + 10, 2)
+    s = <uint16_t>~hc + <uint32_t>0xFFFE
+    hc = <uint16_t>~(s + (s >> 16))
+    memcpy(iph + 10, &hc, 2)
+
+
 cdef inline uint16_t transport_checksum(const uint8_t* iph, const uint8_t* th, uint32_t length,
                                         uint8_t proto) noexcept nogil:
     """The TCP/UDP checksum of `length` bytes at th over iph's pseudo header
@@ -132,9 +148,13 @@ cdef extern from *:
 
 cdef inline bint ip_header_checksum_ok(const uint8_t* iph, uint32_t hlen) noexcept nogil:
     """True when the IP header checksum verifies. The usual 20-byte header is
-    summed from two 8-byte and one 4-byte load as 32-bit words (byte order
-    does not matter to a ones'-complement sum); longer headers take the
-    general loop."""
+    added up from two 8-byte and one 4-byte load with end-around carries: a
+    ones'-complement sum of 64-bit words is congruent, modulo 0xFFFF, to the
+    sum of the header's 16-bit words (2^16 = 1 modulo 0xFFFF), and that sum
+    folds to 0xFFFF, the header being valid, exactly when it is a nonzero
+    multiple of 0xFFFF (nonzero: the header's first byte is not). The test
+    is byte-order free and the compiler makes the modulo a multiplication.
+    Longer headers take the general loop."""
     cdef uint64_t w0, w1, s
     cdef uint32_t w2
     if hlen != 20:
@@ -142,8 +162,8 @@ cdef inline bint ip_header_checksum_ok(const uint8_t* iph, uint32_t hlen) noexce
     memcpy(&w0, iph, 8)
     memcpy(&w1, iph + 8, 8)
     memcpy(&w2, iph + 16, 4)
-    s = <uint64_t><uint32_t>w0 + (w0 >> 32) + <uint32_t>w1 + (w1 >> 32) + w2
-    s = <uint32_t>s + (s >> 32)
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    return s == 0xFFFF
+    s = w0 + w1
+    s += s < w1
+    s += w2
+    s += s < w2
+    return s % 0xFFFF == 0

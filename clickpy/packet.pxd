@@ -88,6 +88,27 @@ cdef extern from *:
             __builtin_memcpy(dst + i, src + i, 32);
     }
 
+    /* Set up n fresh buffers' annotations from one prototype, all alike but
+       for the data pointer (arena + x * stride + headroom): its 128 bytes
+       stay in eight vector registers across the loop. With copy (a constant
+       at each call site after inlining), also copy that many bytes of src
+       into each, by 32-byte blocks. */
+    static inline void clickpy_annos_from(clickpy_anno *anno, const uint32_t *idx, uint32_t n,
+                                          const clickpy_anno *proto, uint8_t *arena, size_t stride,
+                                          uint32_t headroom, const uint8_t *src, uint32_t copy) {
+        const clickpy_v16 *p = (const clickpy_v16 *)proto;
+        clickpy_v16 v0 = p[0], v1 = p[1], v2 = p[2], v3 = p[3], v4 = p[4], v5 = p[5], v6 = p[6], v7 = p[7];
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t x = idx[i];
+            clickpy_v16 *a = (clickpy_v16 *)&anno[x];
+            uint8_t *d = arena + (size_t)x * stride + headroom;
+            a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3; a[4] = v4; a[5] = v5; a[6] = v6; a[7] = v7;
+            anno[x].data = d;
+            if (copy)
+                clickpy_copy_blocks(d, src, copy);
+        }
+    }
+
     static inline uint32_t clickpy_load_be32(const uint8_t *p) {
         uint32_t v; __builtin_memcpy(&v, p, 4); return __builtin_bswap32(v);
     }
@@ -131,6 +152,9 @@ cdef extern from *:
 
     void anno_reset "clickpy_anno_reset"(Anno* a, uint8_t* data, uint32_t len, uint32_t headroom) noexcept nogil
     void copy_blocks "clickpy_copy_blocks"(uint8_t* dst, const uint8_t* src, uint32_t len) noexcept nogil
+    void annos_from "clickpy_annos_from"(Anno* anno, const uint32_t* idx, uint32_t n, const Anno* proto,
+                                         uint8_t* arena, size_t stride, uint32_t headroom,
+                                         const uint8_t* src, uint32_t copy) noexcept nogil
     uint32_t load_be32 "clickpy_load_be32"(const uint8_t* p) noexcept nogil
     uint16_t load_be16 "clickpy_load_be16"(const uint8_t* p) noexcept nogil
     void store_be32 "clickpy_store_be32"(uint8_t* p, uint32_t v) noexcept nogil
@@ -235,6 +259,7 @@ cdef class PacketPool:
     cdef int debug_check_batch(self, Batch* b, uint32_t owner) except -1
     cdef uint32_t clone(self, uint32_t x) noexcept
     cdef uint32_t alloc_big(self, uint32_t length) noexcept
+    cdef uint8_t* _push_slow(self, uint32_t x, uint32_t nbytes) noexcept
 
     # ---- batches ---------------------------------------------------------
     cdef inline Batch* batch_get(self) except NULL:
@@ -289,7 +314,9 @@ cdef class PacketPool:
         return x
 
     cdef inline int alloc_n(self, uint32_t* out, int n) noexcept:
-        """Pop up to n small buffers (annotations NOT initialized); returns how many."""
+        """Pop up to n small buffers (annotations NOT initialized); returns how
+        many. They are the top n of the stack, copied in stack order (one copy,
+        not a reversing loop)."""
         cdef int i
         # the stack top in a local: stores to out[] may alias the pool's fields
         cdef uint32_t top = self.nsmall_free
@@ -297,14 +324,46 @@ cdef class PacketPool:
         if <uint32_t>n > top:
             self.alloc_failures += <uint32_t>n - top
             n = top
-        for i in range(n):
-            out[i] = stack[top - 1 - <uint32_t>i]
-        self.nsmall_free = top - <uint32_t>n
+        top -= <uint32_t>n
+        memcpy(out, &stack[top], <uint32_t>n * sizeof(uint32_t))
+        self.nsmall_free = top
         if CLICKPY_DEBUG_BUILD:
             for i in range(n):
                 if self.anno[out[i]].owner != OWNER_FREE:
                     self._debug_error(DEBUG_ALLOC_IN_USE, out[i])
                 self.anno[out[i]].owner = OWNER_ALLOCATED
+        return n
+
+    cdef inline int alloc_batch(self, Batch* b, int n, uint32_t length, const uint8_t* data,
+                                uint64_t timestamp) noexcept:
+        """Fill the empty batch b with up to n fresh small buffers of `length`
+        bytes each (at most BUF_SIZE - HEADROOM), annotations as alloc leaves
+        them with the timestamp set; returns how many (a shortfall is
+        counted). With `data` (not NULL), each packet gets a copy of the
+        `length` bytes there, which must stay readable up to COPY_SLACK
+        bytes past max(length, 32): copies go by 32-byte blocks, and a
+        packet of at most 64 bytes takes two whatever its length. The
+        annotations are copied from one prototype (annos_from), in the same
+        loop as the data."""
+        cdef Anno proto
+        cdef int i
+        n = self.alloc_n(b.idx, n)
+        anno_reset(&proto, NULL, length, HEADROOM)
+        proto.timestamp = timestamp
+        if CLICKPY_DEBUG_BUILD:
+            proto.owner = OWNER_ALLOCATED
+        # one loop per copy method: the copy length is a constant in each
+        if data == NULL:
+            annos_from(self.anno, b.idx, n, &proto, self.small_arena, BUF_SIZE, HEADROOM, NULL, 0)
+        elif length <= 64:
+            annos_from(self.anno, b.idx, n, &proto, self.small_arena, BUF_SIZE, HEADROOM, data, 64)
+        elif HEADROOM + length + COPY_SLACK <= BUF_SIZE:
+            annos_from(self.anno, b.idx, n, &proto, self.small_arena, BUF_SIZE, HEADROOM, data, length)
+        else:
+            annos_from(self.anno, b.idx, n, &proto, self.small_arena, BUF_SIZE, HEADROOM, NULL, 0)
+            for i in range(n):
+                memcpy(self.anno[b.idx[i]].data, data, length)
+        b.n = n
         return n
 
     cdef inline void free(self, uint32_t x) noexcept:
@@ -325,7 +384,7 @@ cdef class PacketPool:
 
     cdef inline void free_batch(self, Batch* b) noexcept:
         """Free every packet of b; b is left empty."""
-        cdef uint32_t i, x
+        cdef uint32_t i, x, highest = 0
         # the stack top and bound in locals: stores to the stack may alias the pool's fields
         cdef uint32_t top = self.nsmall_free, nsmall = self.nsmall
         cdef uint32_t* stack = self.small_free
@@ -333,6 +392,15 @@ cdef class PacketPool:
             for i in range(b.n):
                 self.free(b.idx[i])
         else:
+            # usually every buffer is small: then the indices go on the stack in
+            # one copy (the compiler vectorizes the search for the highest)
+            for i in range(b.n):
+                highest = highest if highest > b.idx[i] else b.idx[i]
+            if highest < nsmall:
+                memcpy(&stack[top], b.idx, b.n * sizeof(uint32_t))
+                self.nsmall_free = top + b.n
+                b.n = 0
+                return
             for i in range(b.n):
                 x = b.idx[i]
                 if x < nsmall:
@@ -349,21 +417,8 @@ cdef class PacketPool:
         """Prepend nbytes; returns the new data start, or NULL (counted) if the buffer
         cannot hold them even after moving the data back."""
         cdef Anno* a = &self.anno[x]
-        cdef uint8_t* h
-        cdef uint32_t want
         if nbytes > a.headroom:
-            # make room by sliding the data toward the tail, within the same buffer
-            want = nbytes + HEADROOM
-            if want + a.len > self.buf_size(x):
-                want = nbytes
-                if want + a.len > self.buf_size(x):
-                    self.headroom_failures += 1
-                    return NULL
-            h = a.data - a.headroom
-            memmove(h + want, a.data, a.len)
-            self._shift_headers(a, <int32_t>want - <int32_t>a.headroom)
-            a.data = h + want
-            a.headroom = want
+            return self._push_slow(x, nbytes)
         a.data -= nbytes
         a.headroom -= nbytes
         a.len += nbytes

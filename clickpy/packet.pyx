@@ -5,7 +5,7 @@ Memory comes from anonymous mmap, so buffers that are never touched cost no
 resident memory; LIFO reuse keeps the touched set small.
 """
 from libc.stdlib cimport malloc, free as c_free, realloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memmove, memset
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from posix.mman cimport mmap, munmap, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FAILED
 # Python views of packet memory are plain memoryviews made from pointers: Cython's
@@ -172,6 +172,28 @@ cdef class PacketPool:
             self.anno[x].owner = OWNER_ALLOCATED
         self.init_anno(x, length)
         return x
+
+    cdef uint8_t* _push_slow(self, uint32_t x, uint32_t nbytes) noexcept:
+        """push() without the headroom for nbytes: make room by sliding the data
+        toward the tail, within the same buffer (out of line: the inline push
+        stays small in callers' loops)."""
+        cdef Anno* a = &self.anno[x]
+        cdef uint8_t* h
+        cdef uint32_t want = nbytes + HEADROOM
+        if want + a.len > self.buf_size(x):
+            want = nbytes
+            if want + a.len > self.buf_size(x):
+                self.headroom_failures += 1
+                return NULL
+        h = a.data - a.headroom
+        memmove(h + want, a.data, a.len)
+        self._shift_headers(a, <int32_t>want - <int32_t>a.headroom)
+        a.data = h + want
+        a.headroom = want
+        a.data -= nbytes
+        a.headroom -= nbytes
+        a.len += nbytes
+        return a.data
 
     cdef uint32_t clone(self, uint32_t x) noexcept:
         """A copy of packet x (bytes, headroom and annotations) in a new buffer, or NO_PACKET."""

@@ -40,6 +40,24 @@ class Out:
         return self.data[off:]
 
 
+def drain_queues(router, outputs: int, make=Out) -> list[list]:
+    """Every packet waiting in queues q0 .. q{outputs-1}, as make(bytes, annotations), freed."""
+    pool = router.pool
+    result = []
+    for k in range(outputs):
+        q = router.element(f"q{k}")
+        got = []
+        while True:
+            xs = q.pull_packets(0, 256)
+            if not xs:
+                break
+            for x in xs:
+                got.append(make(pool.packet_bytes(x), pool.annotations(x)))
+                pool.free_packet(x)
+        result.append(got)
+    return result
+
+
 class Harness:
     def __init__(self, decl: str, outputs: int = 1, *, chain: str = "", extra: str = "",
                  pool_size: int | None = None, big_pool_size: int | None = None) -> None:
@@ -76,19 +94,7 @@ class Harness:
         return self.collect()
 
     def collect(self) -> list[list[Out]]:
-        result = []
-        for k in range(self.outputs):
-            q = self.router.element(f"q{k}")
-            got = []
-            while True:
-                xs = q.pull_packets(0, 256)
-                if not xs:
-                    break
-                for x in xs:
-                    got.append(Out(self.pool.packet_bytes(x), self.pool.annotations(x)))
-                    self.pool.free_packet(x)
-            result.append(got)
-        return result
+        return drain_queues(self.router, self.outputs)
 
     def handler(self, name: str, params: str = "") -> str:
         return self.router.handler(f"e.{name}", params)

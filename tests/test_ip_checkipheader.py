@@ -1,4 +1,5 @@
 """CheckIPHeader, CheckIPHeader2, MarkIPHeader, IPInputCombo: header checks against scapy-built packets."""
+import random
 import struct
 
 import pytest
@@ -79,6 +80,18 @@ def test_every_reason_counted_in_one_batch_and_dropped_without_output_1(capfd):
     assert h.handler("drops") == "6"
     err = capfd.readouterr().err
     assert err.count("IP header check failed") == 6        # VERBOSE: every one reported
+
+
+def test_invalid_packets_anywhere_in_a_batch_keep_both_orders():
+    rng = random.Random(3)
+    good = bytes(udp_packet())
+    bad = [good[:10], bytes([0x55]) + good[1:], good[:10] + b"\x12\x34" + good[12:]]
+    pkts = [rng.choice(bad) if rng.random() < 0.3 else good[:4] + bytes([i >> 8, i & 255]) + good[6:]
+            for i in range(256)]
+    pkts = [p if p in bad else with_checksum_fixed(p) for p in pkts]
+    out = Harness("CheckIPHeader", outputs=2).push(pkts)
+    assert [o.data for o in out[0]] == [p for p in pkts if p not in bad]
+    assert [o.data for o in out[1]] == [p for p in pkts if p in bad]
 
 
 def test_reported_only_once_without_verbose(capfd):

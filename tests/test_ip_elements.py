@@ -65,6 +65,15 @@ def test_decipttl_without_output_1_drops_and_multicast_keyword():
     assert [o.data for o in out[0]] == [pkts[1]]
 
 
+def test_decipttl_expired_packets_anywhere_in_a_batch_keep_both_orders():
+    rng = random.Random(4)
+    ttls = [rng.choice([0, 1, 2, 64]) for _ in range(256)]
+    pkts = [bytes(IP(dst="1.2.3.4", ttl=t, id=i) / UDP()) for i, t in enumerate(ttls)]
+    out = Harness("DecIPTTL", outputs=2).push(pkts, network_offset=0)
+    assert [IP(o.data).id for o in out[0]] == [i for i, t in enumerate(ttls) if t > 1]
+    assert [o.data for o in out[1]] == [p for p, t in zip(pkts, ttls) if t <= 1]
+
+
 def test_decipttl_without_network_header_counts_a_drop():
     h = Harness("DecIPTTL", outputs=2)
     out = h.push([bytes(IP() / UDP())])

@@ -73,6 +73,25 @@ def test_ipclassifier_element_matches_reference(patterns, seed):
     assert got == expected_outputs(POOL, decide, len(texts)), texts
 
 
+def test_ipfilter_with_a_switch_matches_the_packet_fields():
+    # host lists compile to a SWITCH instruction; ports need the transport header
+    hosts = ["10.0.0.1", "10.1.2.3", "192.168.1.77", "172.16.5.4"]
+    rules = [f"allow dst host {' or dst host '.join(hosts)}", "1 udp && dst port 53", "deny all"]
+    h = Router.from_string(f"Idle -> f :: IPFilter({rules_text(rules)}) -> Discard; f[1] -> Discard;")
+    assert "switch" in h.handler("f.program")
+    addrs = [int.from_bytes(bytes(map(int, a.split("."))), "big") for a in hosts]
+
+    def decide(fields):
+        if fields["dst"] in addrs:
+            return 0
+        if fields["proto"] == 17 and fields["first"] and fields["tlen"] >= 4 and fields["dport"] == 53:
+            return 1
+        return -1
+    for with_transport in (True, False):
+        got = filter_outputs(f"IPFilter({rules_text(rules)})", POOL, 2, with_transport=with_transport)
+        assert got == expected_outputs(POOL, decide, 2)
+
+
 # ---------------------------------------------------------------------------
 # every keyword and operator, one packet at a time
 

@@ -12,6 +12,7 @@ from scapy.all import ICMP, IP, TCP, UDP, IPerror, Raw, TCPerror, UDPerror  # no
 
 from clickpy.lang.graph import ConfigError  # noqa: E402
 from clickpy.router import Router  # noqa: E402
+from ipharness import drain_queues  # noqa: E402
 
 INSIDE = "10.0.0.5"
 SERVER = "8.8.8.8"
@@ -43,19 +44,7 @@ class Rig:
         return self.collect()
 
     def collect(self):
-        out = []
-        for k in range(self.outputs):
-            q = self.router.element(f"q{k}")
-            got = []
-            while True:
-                xs = q.pull_packets(0, 256)
-                if not xs:
-                    break
-                for x in xs:
-                    got.append((self.pool.packet_bytes(x), self.pool.annotations(x)))
-                    self.pool.free_packet(x)
-            out.append(got)
-        return out
+        return drain_queues(self.router, self.outputs, make=lambda data, anno: (data, anno))
 
     def one(self, port, packet):
         """Push one packet; return (output, rewritten IP packet) or None if dropped."""

@@ -30,6 +30,14 @@ def test_default_data_and_length_cut_or_repeated():
     assert r.handler("a.length") == "-1" and r.handler("b.length") == "150"
 
 
+@pytest.mark.parametrize("length", [1, 31, 32, 33, 63, 64, 65, 200, 1888, 1889, 1920])
+def test_every_packet_is_the_template_whatever_the_length(length):
+    # lengths on both sides of each way PacketPool.alloc_batch copies data
+    r = router(f"InfiniteSource(abcdefghij, LENGTH {length}, LIMIT 300, BURST 300) -> rec :: Record;")
+    r.run(timeout=0.2)
+    assert r.element("rec").data == [(b"abcdefghij" * 200)[:length]] * 300
+
+
 def test_timestamps_are_set_unless_disabled():
     r = router("a :: InfiniteSource(LIMIT 3, BURST 3) -> ra :: Record; b :: InfiniteSource(LIMIT 3, TIMESTAMP false) -> rb :: Record;")
     before = time.time_ns()

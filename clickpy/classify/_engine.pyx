@@ -13,7 +13,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
 from clickpy.classify.engine cimport (cls_program, cls_insn, cls_classify, CLS_RUN,
-                                      CLS_SHORT_YES, CLS_SWITCH)
+                                      CLS_SHORT_YES, CLS_SWITCH, CLS_SWITCH_JUMP)
 
 _LITTLE = sys.byteorder == "little"
 
@@ -24,6 +24,12 @@ cdef inline uint64_t _mem64(object v):
     if _LITTLE:
         v = int.from_bytes(v.to_bytes(8, "big"), "little")
     return <uint64_t>v
+
+
+cdef inline int32_t _jump(int32_t target):
+    """An instruction index (> 0) as the matcher's jump: its byte offset from
+    the first instruction (no scaling per step); outputs (<= 0) as they are."""
+    return target * <int32_t>sizeof(cls_insn) if target > 0 else target
 
 
 # Measured on this machine class (bench/classify_bench.py): letting the CPU
@@ -42,13 +48,15 @@ cdef class CProgram:
         memset(&self.prog, 0, sizeof(cls_program))
         insns = program.insns
         n = len(insns)
-        ncases = sum(len(i.cases) for i in insns)
+        ncases = sum(len(i.cases) + 1 for i in insns if i.cases)     # each switch: a header, its cases
         self._insns = <cls_insn*>malloc(max(n, 1) * sizeof(cls_insn))
         self._sw_values = <uint64_t*>malloc(max(ncases, 1) * sizeof(uint64_t))
         self._sw_targets = <int32_t*>malloc(max(ncases, 1) * sizeof(int32_t))
         if self._insns == NULL or self._sw_values == NULL or self._sw_targets == NULL:
             raise MemoryError()
         memset(self._insns, 0, max(n, 1) * sizeof(cls_insn))
+        if n >= 0x7FFFFFFF // sizeof(cls_insn):
+            raise ValueError("program too long")
         c = 0
         for k in range(n):
             i = insns[k]
@@ -64,16 +72,18 @@ cdef class CProgram:
                 ins.flags = CLS_SWITCH
                 cases = sorted((_mem64(v), t) for v, t in i.cases)
                 ins.value = c
-                ins.j[1] = len(cases)
-                ins.j[0] = i.no
+                ins.j[0] = ins.j[1] = CLS_SWITCH_JUMP
+                self._sw_values[c] = len(cases)
+                self._sw_targets[c] = _jump(i.no)
+                c += 1
                 for v, t in cases:
                     self._sw_values[c] = v
-                    self._sw_targets[c] = t
+                    self._sw_targets[c] = _jump(t)
                     c += 1
             else:
                 ins.value = _mem64(i.value)
-                ins.j[0] = i.no
-                ins.j[1] = i.yes
+                ins.j[0] = _jump(i.no)
+                ins.j[1] = _jump(i.yes)
             for t in ([i.no] + ([i.yes] if not i.cases else []) + [t for _, t in i.cases]):
                 if t > 0 and not (k < t < n):
                     raise ValueError(f"instruction {k} jumps to {t}")

@@ -29,8 +29,11 @@ cdef enum:
     CLS_BASE_TRANS = 3
     CLS_NBASES = 4
     CLS_SHORT_YES = 1      # insn flag: a packet too short for the test takes j[1]
-    CLS_SWITCH = 2         # insn flag: j[1] = case count, value = first case index
+    CLS_SWITCH = 2         # insn flag: a switch over case values (see cls_insn.value)
     CLS_RUN = -2           # cls_program.everything: the result depends on the packet
+    # both jumps of a SWITCH insn: its test leaves the loop through the output
+    # test (j <= 0), so a plain insn pays no test for switches
+    CLS_SWITCH_JUMP = -0x7FFFFFFF - 1
 
 ctypedef struct cls_insn:
     uint16_t offset        # bytes past the base pointer
@@ -39,14 +42,17 @@ ctypedef struct cls_insn:
     uint8_t need           # bytes from offset the packet must have for the test
     uint8_t pad0
     uint16_t pad1
-    int32_t j[2]           # j[0] = no, j[1] = yes: > 0 insn index, <= 0 output -j-1
+    int32_t j[2]           # j[0] = no, j[1] = yes: > 0 the next insn, as its byte
+                           # offset from the first; <= 0 output -j-1; both
+                           # CLS_SWITCH_JUMP in a SWITCH insn
     uint64_t mask          # 8 bytes at offset, in memory order: (load64(p) & mask) == value
-    uint64_t value         # SWITCH: index of the first case in sw_values
+    uint64_t value         # SWITCH: index s in sw_values/sw_targets: sw_values[s] = case
+                           # count, sw_targets[s] = the no-match jump, cases from s + 1
 
 ctypedef struct cls_program:
     const cls_insn* insns
     const uint64_t* sw_values    # SWITCH case values, sorted per insn (memory order)
-    const int32_t* sw_targets
+    const int32_t* sw_targets    # and their jumps
     int32_t ninsns
     int32_t everything     # CLS_RUN, or the constant result (-1 = drop)
     uint32_t bases         # bit b set if some insn reads base b
@@ -56,8 +62,9 @@ ctypedef struct cls_program:
 
 cdef inline int32_t _cls_switch(const cls_program* prog, const cls_insn* ins,
                                 uint64_t w) noexcept nogil:
-    cdef int32_t lo = <int32_t>ins.value
-    cdef int32_t hi = lo + ins.j[1]
+    cdef int32_t s = <int32_t>ins.value
+    cdef int32_t lo = s + 1
+    cdef int32_t hi = lo + <int32_t>prog.sw_values[s]
     cdef int32_t mid
     cdef uint64_t v
     while lo < hi:
@@ -69,7 +76,7 @@ cdef inline int32_t _cls_switch(const cls_program* prog, const cls_insn* ins,
             lo = mid + 1
         else:
             hi = mid
-    return ins.j[0]
+    return prog.sw_targets[s]
 
 
 cdef inline int _cls_run_fast(const cls_program* prog, const uint8_t** b) noexcept nogil:
@@ -81,13 +88,14 @@ cdef inline int _cls_run_fast(const cls_program* prog, const uint8_t** b) noexce
     while True:
         memcpy(&w, b[ins.base] + ins.offset, 8)
         w &= ins.mask
-        if ins.flags & CLS_SWITCH:
-            j = _cls_switch(prog, ins, w)
-        else:
-            j = ins.j[w == ins.value]
+        j = ins.j[w == ins.value]
         if j <= 0:
-            return -j - 1
-        ins = insns + j
+            if j != CLS_SWITCH_JUMP:
+                return -j - 1
+            j = _cls_switch(prog, ins, w)
+            if j <= 0:
+                return -j - 1
+        ins = <const cls_insn*>(<const uint8_t*>insns + j)
 
 
 cdef inline int _cls_run_fast_branchy(const cls_program* prog, const uint8_t** b) noexcept nogil:
@@ -100,15 +108,17 @@ cdef inline int _cls_run_fast_branchy(const cls_program* prog, const uint8_t** b
     while True:
         memcpy(&w, b[ins.base] + ins.offset, 8)
         w &= ins.mask
-        if ins.flags & CLS_SWITCH:
-            j = _cls_switch(prog, ins, w)
-        elif w == ins.value:
+        if w == ins.value:
             j = ins.j[1]
         else:
             j = ins.j[0]
         if j <= 0:
-            return -j - 1
-        ins = insns + j
+            if j != CLS_SWITCH_JUMP:
+                return -j - 1
+            j = _cls_switch(prog, ins, w)
+            if j <= 0:
+                return -j - 1
+        ins = <const cls_insn*>(<const uint8_t*>insns + j)
 
 
 cdef inline int _cls_run_checked(const cls_program* prog, const uint8_t** b,
@@ -122,7 +132,10 @@ cdef inline int _cls_run_checked(const cls_program* prog, const uint8_t** b,
     while True:
         have = avail[ins.base] - ins.offset
         if have < ins.need:
-            j = ins.j[ins.flags & CLS_SHORT_YES]
+            if ins.flags & CLS_SWITCH:
+                j = prog.sw_targets[ins.value]      # too short for any case
+            else:
+                j = ins.j[ins.flags & CLS_SHORT_YES]
         else:
             if have >= 8:
                 memcpy(&w, b[ins.base] + ins.offset, 8)
@@ -130,13 +143,12 @@ cdef inline int _cls_run_checked(const cls_program* prog, const uint8_t** b,
                 w = 0
                 memcpy(&w, b[ins.base] + ins.offset, <size_t>have)
             w &= ins.mask
-            if ins.flags & CLS_SWITCH:
+            j = ins.j[w == ins.value]
+            if j == CLS_SWITCH_JUMP:
                 j = _cls_switch(prog, ins, w)
-            else:
-                j = ins.j[w == ins.value]
         if j <= 0:
             return -j - 1
-        ins = insns + j
+        ins = <const cls_insn*>(<const uint8_t*>insns + j)
 
 
 cdef inline int cls_classify(const cls_program* prog, const uint8_t* data,
@@ -178,6 +190,38 @@ cdef inline int cls_run_safe(const cls_program* prog, const uint8_t** bases) noe
     if prog.branchy:
         return _cls_run_fast_branchy(prog, bases)
     return _cls_run_fast(prog, bases)
+
+
+cdef inline int cls_run_on(const cls_program* prog, const uint8_t* p, bint branchy,
+                           bint switches) noexcept nogil:
+    """Run prog, whose instructions all read one header, on a packet whose
+    header at p has at least prog.safe bytes of that header before the
+    packet's end (the caller checked): cls_run_safe without a base pointer
+    per instruction. `branchy` is prog.branchy and `switches` whether prog
+    has SWITCH instructions, constants at each call site: a loop without
+    switches leaves the registers of the binary search to its caller. Only
+    valid when prog.everything == CLS_RUN."""
+    cdef const cls_insn* insns = prog.insns
+    cdef const cls_insn* ins = insns
+    cdef uint64_t w
+    cdef int32_t j
+    while True:
+        memcpy(&w, p + ins.offset, 8)
+        w &= ins.mask
+        if branchy:
+            if w == ins.value:
+                j = ins.j[1]
+            else:
+                j = ins.j[0]
+        else:
+            j = ins.j[w == ins.value]
+        if j <= 0:
+            if not switches or j != CLS_SWITCH_JUMP:
+                return -j - 1
+            j = _cls_switch(prog, ins, w)
+            if j <= 0:
+                return -j - 1
+        ins = <const cls_insn*>(<const uint8_t*>insns + j)
 
 
 cdef inline int classify(const cls_program* prog, const uint8_t* data,

@@ -640,6 +640,15 @@ class Program:
     def __len__(self):
         return len(self.insns)
 
+    def on_network_header(self, header_length: int = 20) -> "Program":
+        """This program with its transport-header reads turned into
+        network-header reads header_length bytes further: what it reads on a
+        packet whose transport header follows an IP header of that length.
+        The C matcher runs such a program from one pointer."""
+        insns = [i._replace(base=BASE_NET, offset=i.offset + header_length) if i.base == BASE_TRANS else i
+                 for i in self.insns]
+        return Program(insns, self.output_everything, self.noutputs, self.warnings)
+
     def outputs_used(self) -> set[int]:
         if self.output_everything is not None:
             return {self.output_everything}

@@ -1,7 +1,78 @@
 # EXPORT_ELEMENT Classifier
 
-from clickpy.classify.engine cimport cls_program, cls_classify, CLS_RUN
+from clickpy.classify.engine cimport (cls_program, cls_insn, cls_classify, cls_run_safe, CLS_RUN,
+                                      CLS_BASE_DATA, CLS_SWITCH)
 from clickpy.classify._engine cimport CProgram
+
+
+cdef enum:
+    OUTPUTS_DIFFER = -3          # classify_batch: the packets of a batch take different outputs
+    UNCLASSIFIED = -4            # classify_batch's first pass: left for the checked run
+
+
+cdef void classify_checked(const cls_program* prog, Anno* anno, Batch* b, int32_t* outs) noexcept nogil:
+    """The second pass of classify_batch, out of line so that the first
+    pass's loops keep their variables in registers: packets marked
+    UNCLASSIFIED get the run that checks every read against their length."""
+    cdef uint32_t i
+    cdef Anno* a
+    for i in range(b.n):
+        if outs[i] == UNCLASSIFIED:
+            a = &anno[b.idx[i]]
+            outs[i] = cls_classify(prog, a.data, a.data + a.len, NULL, NULL, NULL)
+
+
+cdef inline int32_t classify_batch(const cls_program* prog, Anno* anno, Batch* b, int32_t* outs) noexcept nogil:
+    """outs[i] = the output of packet i of the non-empty batch b (-1: no
+    pattern matched). Returns the output every packet takes if they all take
+    the same one, else OUTPUTS_DIFFER. Packets at least as long as the
+    program's safe length are classified without length checks first; the
+    others (rare) in a second pass."""
+    cdef const cls_insn* test = prog.insns
+    cdef int32_t safe = prog.safe[CLS_BASE_DATA]
+    cdef uint32_t i, n = b.n
+    cdef int32_t first, differ = 0
+    cdef int32_t yes_out, no_out
+    cdef uint32_t offset
+    cdef uint64_t w, mask, value
+    cdef bint short_ones = False
+    cdef Anno* a
+    cdef const uint8_t* d
+    if prog.bases == (1 << CLS_BASE_DATA) and prog.ninsns == 1 and not (test.flags & CLS_SWITCH):
+        # one test on the packet data (`12/0800` against `-`): no interpreter
+        yes_out = -test.j[1] - 1
+        no_out = -test.j[0] - 1
+        offset = test.offset
+        mask = test.mask
+        value = test.value
+        for i in range(n):
+            a = &anno[b.idx[i]]
+            if <int32_t>a.len >= safe:
+                memcpy(&w, a.data + offset, 8)
+                outs[i] = yes_out if (w & mask) == value else no_out
+            else:
+                outs[i] = UNCLASSIFIED
+                short_ones = True
+    elif prog.bases == (1 << CLS_BASE_DATA):
+        # Classifier patterns read only the data: one length test per packet
+        for i in range(n):
+            a = &anno[b.idx[i]]
+            d = a.data
+            if <int32_t>a.len >= safe:
+                outs[i] = cls_run_safe(prog, &d)
+            else:
+                outs[i] = UNCLASSIFIED
+                short_ones = True
+    else:
+        for i in range(n):
+            outs[i] = UNCLASSIFIED
+        short_ones = True
+    if short_ones:
+        classify_checked(prog, anno, b, outs)
+    first = outs[0]
+    for i in range(1, n):
+        differ |= outs[i] ^ first
+    return OUTPUTS_DIFFER if differ else first
 
 
 cdef class Classifier(Element):
@@ -85,8 +156,6 @@ cdef class Classifier(Element):
         cdef int nslots = 0, s
         cdef uint32_t i, n = b.n, x
         cdef int32_t out, first
-        cdef bint uniform = True
-        cdef const uint8_t* d
         if n == 0:
             return 0
         if prog.everything != CLS_RUN:
@@ -96,15 +165,8 @@ cdef class Classifier(Element):
                 pool.free_batch(b)
                 return 0
             return self.output_push(prog.everything, b)
-        for i in range(n):
-            d = anno[b.idx[i]].data
-            outs[i] = cls_classify(prog, d, d + anno[b.idx[i]].len, NULL, NULL, NULL)
-        first = outs[0]
-        for i in range(1, n):
-            if outs[i] != first:
-                uniform = False
-                break
-        if uniform:
+        first = classify_batch(prog, anno, b, outs)
+        if first != OUTPUTS_DIFFER:
             if first < 0:
                 self.drops += n
                 pool.free_batch(b)

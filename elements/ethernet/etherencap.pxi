@@ -41,20 +41,30 @@ cdef class EtherEncap(Element):
     cdef int process(self, Batch* b) except -1:
         cdef PacketPool pool = self.pool
         cdef Anno* anno = pool.anno
-        cdef uint32_t i, k = 0, x
+        cdef uint32_t i, x, nfail = 0
+        cdef uint32_t at[256]           # positions of the packets that could not grow
+        cdef uint32_t failed[256]
+        cdef Anno* a
         cdef uint8_t* p
+        cdef uint64_t head, tail        # the header's bytes 0-7 and 6-13, in locals for the loop
+        memcpy(&head, self.header, 8)
+        memcpy(&tail, &self.header[6], 8)
         for i in range(b.n):
             x = b.idx[i]
             p = pool.push(x, ETHER_HEADER_LEN)
             if p == NULL:
-                pool.free(x)
-                self.drops += 1
+                at[nfail] = i
+                nfail += 1
                 continue
-            memcpy(p, self.header, ETHER_HEADER_LEN)
-            anno[x].mac_off = <int32_t>anno[x].headroom
-            b.idx[k] = x
-            k += 1
-        b.n = k
+            memcpy(p, &head, 8)
+            memcpy(p + 6, &tail, 8)
+            a = &anno[x]
+            a.mac_off = <int32_t>a.headroom
+        if nfail:
+            take_out(b, at, nfail, failed)
+            for i in range(nfail):
+                pool.free(failed[i])
+            self.drops += nfail
         return 0
 
     def _ethertype(self) -> int:

@@ -15,6 +15,7 @@ from clickpy.packet cimport (PacketPool, Batch, Anno, BATCH_MAX, NO_PACKET, HEAD
                              store_be16, store_be32, DST_IP_ANNO, VLAN_TCI_ANNO,
                              PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST,
                              OFFLOAD_VLAN)
+from clickpy.dispatch cimport take_out
 from clickpy.element cimport (Element, Task, Timer, Notifier, NotifierSignal,
                               monotonic_ns, realtime_ns)
 

@@ -65,20 +65,16 @@ cdef inline uint32_t check_ip_batch(Anno* anno, Batch* b, uint32_t offset, bint 
                                     uint32_t* rejected, uint8_t* why) noexcept nogil:
     """Check every packet of b: valid ones stay (in order), invalid ones go to
     rejected[] with their reason in why[]; returns how many were rejected."""
-    cdef uint32_t i, x, k = 0, nrej = 0
+    cdef uint32_t at[256]               # positions of the rejected packets
+    cdef uint32_t i, nrej = 0
     cdef int r
     for i in range(b.n):
-        x = b.idx[i]
-        r = check_ip_header(&anno[x], offset, checksum, bad_src, nbad_src, good_dst, ngood_dst)
-        if likely(r == CHECKIP_OK):
-            if unlikely(k != i):         # compact only once something was rejected
-                b.idx[k] = x
-            k += 1
-        else:
-            rejected[nrej] = x
+        r = check_ip_header(&anno[b.idx[i]], offset, checksum, bad_src, nbad_src, good_dst, ngood_dst)
+        if unlikely(r != CHECKIP_OK):
+            at[nrej] = i
             why[nrej] = <uint8_t>r
             nrej += 1
-    b.n = k
+    take_out(b, at, nrej, rejected)
     return nrej
 
 

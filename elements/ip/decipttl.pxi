@@ -43,33 +43,26 @@ cdef class DecIPTTL(Element):
         cdef Anno* a
         cdef uint8_t* iph
         cdef uint32_t rejected[256]
-        cdef uint32_t i, x, k = 0, nrej = 0, s
+        cdef uint32_t at[256]           # positions of the rejected packets
+        cdef uint32_t i, nrej = 0
         cdef bint multicast = self.multicast
         if not self.active:
             return 0
         for i in range(b.n):
-            x = b.idx[i]
-            a = &anno[x]
+            a = &anno[b.idx[i]]
             if unlikely(a.net_off < 0):
-                rejected[nrej] = x
+                at[nrej] = i
                 nrej += 1
                 continue
             iph = a.data - a.headroom + a.net_off
             if unlikely(not multicast) and (iph[16] & 0xF0) == 0xE0:
                 pass
             elif unlikely(iph[8] <= 1):
-                rejected[nrej] = x
+                at[nrej] = i
                 nrej += 1
-                continue
             else:
-                iph[8] -= 1
-                # RFC 1624 eq. 3 with m' = m - 0x0100: HC' = ~(~HC + 0xFEFF)
-                s = (~load_be16(iph + 10) & 0xFFFF) + 0xFEFF
-                store_be16(iph + 10, <uint16_t>~(s + (s >> 16)))
-            if unlikely(k != i):         # compact only once something was rejected
-                b.idx[k] = x
-            k += 1
-        b.n = k
+                ip_decrement_ttl(iph)
+        take_out(b, at, nrej, rejected)
         self.drops += nrej
         return emit_list(self, 1, rejected, nrej)
 

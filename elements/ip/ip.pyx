@@ -17,8 +17,8 @@ from clickpy.ipv4 cimport (IP_PROTO_TCP, IP_PROTO_UDP, IP_DF, IP_MF, IP_RF, IP_O
                            IPOPT_EOL, IPOPT_NOP, IPOPT_RR, IPOPT_TS, UDP_HEADER, TCP_MIN_HEADER,
                            ip_header, network_length, transport_length, set_ip_header,
                            copy_dst_ip_anno, ip_is_fragment, ip_first_fragment, ip_set_checksum, addr_in,
-                           ip_header_checksum_ok, likely, unlikely)
-from clickpy.dispatch cimport emit_list, push_by_port
+                           ip_header_checksum_ok, ip_decrement_ttl, likely, unlikely)
+from clickpy.dispatch cimport emit_list, push_by_port, take_out
 
 from clickpy.args import ANY, BOOL, FILENAME, INT, IPADDR, STRING, UINT, WORD, Int
 from clickpy.args import Anno as AnnoArg

@@ -53,7 +53,7 @@ cdef class IPOutputCombo(Element):
         cdef uint8_t* iph
         cdef int32_t ports[256]
         cdef uint32_t copies[256]
-        cdef uint32_t i, x, y, ncopies = 0, hlen, s
+        cdef uint32_t i, x, y, ncopies = 0, hlen
         cdef int problem
         for i in range(b.n):
             x = b.idx[i]
@@ -85,9 +85,7 @@ cdef class IPOutputCombo(Element):
             if iph[8] <= 1:
                 ports[i] = 3
                 continue
-            iph[8] -= 1
-            s = (~load_be16(iph + 10) & 0xFFFF) + 0xFEFF
-            store_be16(iph + 10, <uint16_t>~(s + (s >> 16)))
+            ip_decrement_ttl(iph)
             ports[i] = 4 if a.len > self.mtu else 0
         emit_list(self, 1, copies, ncopies)
         return push_by_port(self, b, ports)

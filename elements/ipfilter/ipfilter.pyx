@@ -11,7 +11,8 @@ from libc.stdint cimport uint8_t, uint32_t, int32_t
 from clickpy.packet cimport PacketPool, Batch, Anno, BATCH_MAX
 from clickpy.element cimport Element
 from clickpy.dispatch cimport push_by_port
-from clickpy.classify.engine cimport (cls_program, cls_classify, cls_run_safe, CLS_RUN,
+from clickpy.ipv4 cimport IP_MIN_HEADER
+from clickpy.classify.engine cimport (cls_program, cls_classify, cls_run_safe, cls_run_on, CLS_RUN,
                                       CLS_BASE_DATA, CLS_BASE_MAC, CLS_BASE_NET, CLS_BASE_TRANS)
 from clickpy.classify._engine cimport CProgram
 

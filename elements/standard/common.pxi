@@ -82,7 +82,7 @@ def template_data(bytes data, long length) -> bytes:
 @cython.final
 cdef class PacketTemplate:
     """What a source sends: DATA cut or repeated to LENGTH, copied into a C
-    buffer with COPY_SLACK bytes of room for copy_blocks."""
+    buffer with the room PacketPool.alloc_batch reads past it."""
     cdef uint8_t* ptr
     cdef readonly uint32_t length
     cdef readonly int datasize        # LENGTH as configured, -1 when unset
@@ -99,12 +99,14 @@ cdef class PacketTemplate:
         """Raise ValueError if the packet would exceed `limit` bytes."""
         cdef bytes contents = template_data(data, datasize)
         cdef uint8_t* t
+        cdef size_t size
         if len(contents) > limit:
             raise ValueError(f"LENGTH {len(contents)} exceeds the {limit}-byte buffer")
-        t = <uint8_t*>malloc(len(contents) + COPY_SLACK)
+        size = max(len(contents), 32) + COPY_SLACK      # what alloc_batch may read
+        t = <uint8_t*>malloc(size)
         if t == NULL:
             raise MemoryError()
-        memset(t, 0, len(contents) + COPY_SLACK)
+        memset(t, 0, size)
         if len(contents):
             memcpy(t, <const uint8_t*>contents, len(contents))
         c_free(self.ptr)
@@ -112,35 +114,6 @@ cdef class PacketTemplate:
         self.length = len(contents)
         self.data = data
         self.datasize = datasize
-
-
-cdef inline int template_fill(PacketPool pool, const uint8_t* tmpl, uint32_t length,
-                              Batch* b, int n, uint64_t timestamp) noexcept:
-    """Put n fresh copies of the template into the empty batch b (fewer if the
-    pool runs dry: counted by the pool); returns how many."""
-    cdef Anno* anno = pool.anno
-    cdef Anno* a
-    cdef uint32_t x
-    cdef bint blocks = HEADROOM + length + COPY_SLACK <= BUF_SIZE
-    cdef int i
-    n = pool.alloc_n(b.idx, n)
-    # one loop per copy method rather than a test per packet
-    if blocks:
-        for i in range(n):
-            x = b.idx[i]
-            pool.init_anno(x, length)
-            a = &anno[x]
-            a.timestamp = timestamp
-            copy_blocks(a.data, tmpl, length)
-    else:
-        for i in range(n):
-            x = b.idx[i]
-            pool.init_anno(x, length)
-            a = &anno[x]
-            a.timestamp = timestamp
-            memcpy(a.data, tmpl, length)
-    b.n = n
-    return n
 
 
 # ------------------------------------------------------- batches and outputs

@@ -112,7 +112,7 @@ cdef class InfiniteSource(Element):
         ts = realtime_ns() if self.timestamp else 0
         while n > 0:
             b = pool.batch_get()
-            k = template_fill(pool, self.tmpl.ptr, self.tmpl.length, b, BATCH_MAX if n > BATCH_MAX else n, ts)
+            k = pool.alloc_batch(b, BATCH_MAX if n > BATCH_MAX else n, self.tmpl.length, self.tmpl.ptr, ts)
             self.count += <uint64_t>k
             if k:
                 try:
@@ -135,8 +135,8 @@ cdef class InfiniteSource(Element):
         if n <= 0:
             self._end()
             return 0
-        n = template_fill(self.pool, self.tmpl.ptr, self.tmpl.length, b, n,
-                          realtime_ns() if self.timestamp else 0)
+        n = self.pool.alloc_batch(b, n, self.tmpl.length, self.tmpl.ptr,
+                                  realtime_ns() if self.timestamp else 0)
         self.count += <uint64_t>n
         return n
 

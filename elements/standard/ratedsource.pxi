@@ -116,7 +116,7 @@ cdef class RatedSource(Element):
             return 0
         b = pool.batch_get()
         try:
-            n = template_fill(pool, self.tmpl.ptr, self.tmpl.length, b, n, realtime_ns())
+            n = pool.alloc_batch(b, n, self.tmpl.length, self.tmpl.ptr, realtime_ns())
             self.tb.tokens -= n
             self.count += <uint64_t>n
             if n:
@@ -141,7 +141,7 @@ cdef class RatedSource(Element):
             return 0
         n = self._quota(max)
         if n:
-            n = template_fill(self.pool, self.tmpl.ptr, self.tmpl.length, b, n, realtime_ns())
+            n = self.pool.alloc_batch(b, n, self.tmpl.length, self.tmpl.ptr, realtime_ns())
             self.tb.tokens -= n
             self.count += <uint64_t>n
         return n
