@@ -181,8 +181,7 @@ cdef class FromDevice(Receiver):
             self.warn(f"device '{self.devname}' is down")
 
     def _join_workers(self):
-        from clickpy import workers
-        worker = workers.current_worker()
+        worker = current_worker()
         if worker is not None and worker.count > 1 and self.fanout_id < 0:
             self.fanout_id = worker.fanout_group(self.devname)
 
