@@ -221,6 +221,17 @@ class Planner:
                 self.add(Item(GUEST_LIBDIR + "/" + base, lib, "elf", perm=0o755))
 
 
+# The interpreter has these modules frozen in (importlib's bootstrap, os,
+# codecs, io, site, ...: Python 3.11 loads them from its own image, never from
+# their files), so their .pyc would only take room (~0.37 MB unpacked). But
+# os: Python's start-up finds the standard library by looking for os.py[c].
+_PATH_LANDMARKS = {"os"}
+
+
+def _frozen(name: str, mod: dict) -> bool:
+    return mod.get("origin") == "frozen" and name not in _PATH_LANDMARKS
+
+
 def _compile_all(python: str, jobs: list[tuple[str, str, str]], optimize: int) -> None:
     """Byte-compile (src, dst, guest_name) with the interpreter being packaged."""
     if not jobs:
@@ -467,7 +478,7 @@ def build_initramfs(
     plan = Planner(trace, opts)
 
     for name, mod in sorted(trace.modules.items()):
-        if mod.get("file") and not _is_excluded(name, exclude):
+        if mod.get("file") and not _is_excluded(name, exclude) and not _frozen(name, mod):
             plan.add_module(name, mod["file"], bool(mod.get("package")))
     for pkg in payload.packages:
         mod = trace.modules.get(pkg)
