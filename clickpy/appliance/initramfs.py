@@ -98,7 +98,9 @@ class BuildOptions:
     # ~0.6 s to unpack, zstd 4.67 MB and ~0.8 s, xz 4.16 MB and ~2 s.
     compression: str = "auto"
     budget: int | None = None
-    optimize: int = 0  # 0, 1 (no asserts) or 2 (no docstrings either)
+    # 0, 1 (no asserts) or 2 (no docstrings either): 2 makes router.click's
+    # image 0.08 MB smaller (zstd); nothing on the run path reads a docstring
+    optimize: int = 2
     strip: bool = True
 
 
