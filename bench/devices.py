@@ -1,7 +1,7 @@
 """Device benchmarks, in network namespaces made for the run and removed after it.
 
     python bench/devices.py [--seconds 10] [--saturation-seconds 5] [--repeat 3]
-                            [--only sender,forwarder,kernel,router,tap] [--json]
+                            [--only sender,forwarder,router,c,kernel,tap] [--json]
 
 `make bench` runs it after the other benchmarks; where namespaces cannot be
 made (no root, no pyroute2) it says why and exits 0.
@@ -32,6 +32,11 @@ median of --repeat runs, and the rows are measured in one run.
                veth -> sink; at 0.4 Mpps offered (tbf on the generator's veth)
                for loss, and at saturation for rate and CPU per packet. The sink
                drops IPv4 at tc ingress (it answers ARP), the same for every variant
+  C forwarder  the same topology with bench/c/forward.c forwarding: a minimal C
+               program with the same rings as FromDevice -> ToDevice (TPACKET_V3
+               receive, TPACKET_V2 send, virtio-net headers, one kick per batch)
+               and the same ingress drop on its input: what the kernel costs
+               when nothing but the copies runs in user space
   kernel       the same topology with the Linux kernel forwarding instead of clickpy
   router       configs/router.click as the forwarder (when the config exists)
   tap          InfiniteSource -> KernelTap: frames written per second, io_uring and write(2)
@@ -39,12 +44,15 @@ median of --repeat runs, and the rows are measured in one run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -166,6 +174,50 @@ class Clickpy:
                     name = None
 
 
+class Program:
+    """A C reference program from bench/c/ inside a namespace, with the
+    interface of Clickpy (cpu, check, stop); it prints its result on stdout
+    when stopped with SIGTERM."""
+
+    def __init__(self, tb: Testbed, ns, source: str, *args: str) -> None:
+        self.values: dict[str, str] = {}
+        self.proc = tb.popen(ns, compiled(source), *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def cpu(self) -> float:
+        return process_cpu(self.proc.pid)
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.proc.args[0]} exited: {self.proc.stderr.read()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        self.values["result"] = out.strip()
+
+
+@functools.cache
+def _build_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="clickpy-bench-c-"))
+    import atexit
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+@functools.cache
+def compiled(source: str) -> str:
+    """Compile bench/c/SOURCE (once per run) and return the program's path."""
+    out = _build_dir() / Path(source).stem
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-Wall", "-o", str(out), str(ROOT / "bench" / "c" / source)], check=True)
+    return str(out)
+
+
 def softirq_threads() -> list[int]:
     """Process ids of the kernel's ksoftirqd threads (softirq work deferred
     from the context that raised it runs there)."""
@@ -251,7 +303,8 @@ def generator(tb: Testbed, s, dst_mac: str) -> Clickpy:
 
 
 def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive_args: str = "") -> dict:
-    """kind: 'clickpy' (FromDevice -> ToDevice), 'router' (configs/router.click) or 'kernel'.
+    """kind: 'clickpy' (FromDevice -> ToDevice), 'router' (configs/router.click),
+    'c' (bench/c/forward.c) or 'kernel'.
 
     Offered packets are those R's interface received, delivered ones those
     the sink's interface received. For the loss figure the generator is
@@ -260,8 +313,9 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive
     with Testbed() as tb:
         s, r, d = forward_topology(tb)
         r_mac = r.link_mac("ra")
-        procs: dict[str, Clickpy] = {}
+        procs: dict[str, Clickpy | Program] = {}
         sink = IngressDrop("d0", ether_type=0x0800)
+        nosniff = IngressDrop("ra")          # the C forwarder's SNIFFER false
         try:
             # The sink takes what arrives and drops it cheaply and alike for
             # every variant: IPv4 is dropped at tc ingress (ARP is answered).
@@ -278,6 +332,10 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive
                 procs["forwarder"] = Clickpy(tb, r, f"f :: FromDevice(ra, SNIFFER false, BURST 256{receive_args}) "
                                                     "-> t :: ToDevice(rb, BURST 256);",
                                              ("f.kernel_drops", "f.drops", "t.drops"))
+            elif kind == "c":
+                with tb.inside(r):
+                    nosniff.install()
+                procs["forwarder"] = Program(tb, r, "forward.c", "ra", "rb", "256")
             elif kind == "router":
                 defines = {"PORTS": "DEV0 ra, DEV1 rb", "IP0": "10.0.0.1", "MAC0": r_mac,
                            "IP1": "10.0.1.1", "MAC1": r.link_mac("rb"), "MTU1": "1500", "GW1": "10.0.1.99"}
@@ -313,6 +371,8 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive
             for p in procs.values():
                 p.stop()
             sink.remove()
+            if kind == "c":
+                nosniff.remove()
             if "forwarder" in procs and procs["forwarder"].values:
                 print(f"    {kind}: {procs['forwarder'].values}", file=sys.stderr)
 
@@ -367,6 +427,9 @@ def benchmarks(only: set[str], loss_seconds: float, seconds: float) -> list[tupl
     if "router" in only and (ROOT / "configs" / "router.click").exists():
         rows += [("router.click at 0.4 Mpps", lambda: forwarder_run("router", loss_seconds, 0.4)),
                  ("router.click saturated", lambda: forwarder_run("router", seconds, None))]
+    if "c" in only:
+        rows += [("C forwarder at 0.4 Mpps", lambda: forwarder_run("c", loss_seconds, 0.4)),
+                 ("C forwarder saturated", lambda: forwarder_run("c", seconds, None))]
     if "kernel" in only:
         rows += [("kernel at 0.4 Mpps", lambda: forwarder_run("kernel", loss_seconds, 0.4)),
                  ("kernel saturated", lambda: forwarder_run("kernel", seconds, None))]
@@ -413,7 +476,7 @@ def verdicts(results: dict) -> list[str]:
         lines.append(f"  (its generator offered only {results['forwarder at 0.4 Mpps']['offered_mpps']:.3f} "
                      f"Mpps of the 0.4 asked: the machine had no more CPU for it)")
     goal("tap URING", "mpps", f">= {GOALS['tap']} Mpps", lambda v: v >= GOALS["tap"])
-    for ours in ("forwarder", "router.click"):
+    for ours in ("forwarder", "router.click", "C forwarder"):
         mine, kernel = results.get(f"{ours} saturated"), results.get("kernel saturated")
         if mine and kernel:
             lines.append(f"{ours} saturated / kernel forwarding saturated, same run: "
@@ -452,7 +515,7 @@ def main(argv=None) -> int:
     ap.add_argument("--saturation-seconds", type=float, default=5.0,
                     help="length of the other runs (default 5)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", default="sender,forwarder,router,kernel,tap")
+    ap.add_argument("--only", default="sender,forwarder,router,c,kernel,tap")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     print(file=sys.stderr)
