@@ -10,7 +10,8 @@
  *            the descriptor registered as a fixed file (as KernelTap does)
  *
  * Options (for experiments): novnet (no virtio-net header), napi (IFF_NAPI),
- * burst=N. The frame is the hex string in the environment variable FRAME.
+ * distinct (uring: copy the frame into one of BURST buffers 2 KiB apart before
+ * each write, as a packet pool would hand over distinct buffers), burst=N. The frame is the hex string in the environment variable FRAME.
  * The device is brought up (promiscuous, as KernelTap does) by the caller.
  * Runs until SIGTERM/SIGINT, then prints "written N" on stdout. */
 #define _GNU_SOURCE
@@ -73,11 +74,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s DEVNAME write|uring [novnet] [napi] [burst=N]\n", argv[0]);
         return 2;
     }
-    int vnet = 1, napi = 0;
+    int vnet = 1, napi = 0, distinct = 0;
     unsigned burst = 256;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "novnet")) vnet = 0;
         else if (!strcmp(argv[i], "napi")) napi = 1;
+        else if (!strcmp(argv[i], "distinct")) distinct = 1;
         else if (!strncmp(argv[i], "burst=", 6)) burst = (unsigned)atoi(argv[i] + 6);
     }
     const char *hex = getenv("FRAME");
@@ -109,6 +111,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[2], "uring")) {
         struct uring r;
         uring_init(&r, 2 * burst, fd);
+        uint8_t *buffers = distinct ? malloc((size_t)burst * 2048) : NULL;
+        if (distinct && !buffers) die("malloc");
         while (!stop) {
             unsigned tail = *r.sq_tail;
             for (unsigned i = 0; i < burst; i++, tail++) {
@@ -117,7 +121,12 @@ int main(int argc, char **argv) {
                 memset(sqe, 0, sizeof(*sqe));
                 sqe->opcode = IORING_OP_WRITE;
                 sqe->flags = IOSQE_FIXED_FILE;
-                sqe->addr = (uint64_t)(uintptr_t)frame;
+                uint8_t *buf = frame;
+                if (distinct) {
+                    buf = buffers + (size_t)i * 2048 + 128;
+                    memcpy(buf, frame, len);
+                }
+                sqe->addr = (uint64_t)(uintptr_t)buf;
                 sqe->len = (unsigned)len;
                 sqe->off = (uint64_t)-1;
                 r.sq_array[idx] = idx;
