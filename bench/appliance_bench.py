@@ -188,7 +188,7 @@ def frames_per_second(d: Path, memory: int, seconds: float = 3.0) -> tuple[int, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--memory", default="128,96,80,72,64",
+    ap.add_argument("--memory", default="128,96,80,64,56,48",
                     help="memory sizes to try, MB, largest first")
     ap.add_argument("--no-pps", action="store_true")
     a = ap.parse_args()

@@ -95,10 +95,11 @@ def test_check_config_reports_dropped_options() -> None:
 def test_fragment_has_what_the_appliance_needs() -> None:
     frag = kernel.FRAGMENT.read_text()
     for opt in ("VIRTIO_PCI", "VIRTIO_MMIO", "VIRTIO_MMIO_CMDLINE_DEVICES", "VIRTIO_NET",
-                "VIRTIO_CONSOLE", "PACKET", "UNIX", "INET", "BLK_DEV_INITRD", "RD_XZ",
-                "RD_GZIP", "SERIAL_8250_CONSOLE", "DEVTMPFS", "PROC_FS", "SYSFS"):
+                "VIRTIO_CONSOLE", "PACKET", "UNIX", "BLK_DEV_INITRD", "RD_XZ",
+                "RD_GZIP", "RD_ZSTD", "SERIAL_8250_CONSOLE", "DEVTMPFS", "PROC_FS", "SYSFS"):
         assert f"CONFIG_{opt}=y" in frag, opt
-    assert "CONFIG_MODULES=y" not in frag
+    # user space routes; no IP stack in the kernel (allnoconfig leaves it off)
+    assert "CONFIG_MODULES=y" not in frag and "CONFIG_INET=y" not in frag
 
 
 def test_module_relpath() -> None:
@@ -275,3 +276,23 @@ def test_trace_ships_traced_subpackages_and_scans_only_shipped_sources(tmp_path:
     assert "json" not in mods and "csv" not in mods
     assert "difflib" in mods and "colorsys" not in mods
     assert "pkgutil" not in mods and "inspect" not in mods
+
+
+def test_frozen_modules_are_not_shipped_but_the_path_landmark(tmp_path: Path) -> None:
+    """The interpreter loads its frozen modules (codecs, io, importlib's
+    bootstrap, ...) from its own image: their .pyc files are left out, but
+    os.pyc, by which Python's start-up finds the standard library."""
+    import _imp
+    from clickpy.appliance.initramfs import BuildOptions, build_initramfs
+    if not _imp.is_frozen("codecs"):
+        pytest.skip("this interpreter has no frozen standard modules")
+    prog = tmp_path / "prog.py"
+    prog.write_text("import codecs, os\ndef main(argv):\n    return 0\n")
+    img = build_initramfs(B.file_payload(prog), opts=BuildOptions(compression="none"))
+    paths = {e.path for e in img.entries}
+    ver = "%d.%d" % sys.version_info[:2]
+    std = f"/usr/lib/python{ver}"
+    assert f"{std}/os.pyc" in paths
+    for frozen in ("codecs", "io", "stat", "posixpath", "importlib/_bootstrap"):
+        assert f"{std}/{frozen}.pyc" not in paths, frozen
+    assert f"{std}/encodings/__init__.pyc" in paths  # not frozen: shipped

@@ -241,9 +241,9 @@ _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
 # Guest memory (QEMU maps it lazily: the host pays for what the guest
-# touches). configs/router.click on two NICs needs 80 MB: the unpacked image
-# (16 MB of tmpfs), FromDevice's 8 MiB receive ring and ToDevice's 2 MiB send
-# ring per NIC (20 MiB), Python and the kernel.
+# touches). configs/router.click on two NICs needs 56 MB: the unpacked image
+# (15 MB of tmpfs), the kernel, Python, the control bridge, and the NICs'
+# rings (FromDevice and ToDevice size them to the guest's memory).
 DEFAULT_MEMORY_MB = 128
 
 

@@ -56,8 +56,10 @@ def _parser() -> argparse.ArgumentParser:
                         "6 MB need")
     b.add_argument("--python", default=sys.executable,
                    help="interpreter to package (default: this one)")
-    b.add_argument("-O", "--optimize", type=int, choices=[0, 1, 2], default=0,
-                   help="byte-code optimization level (2 drops docstrings)")
+    b.add_argument("-O", "--optimize", type=int, choices=[0, 1, 2], default=2,
+                   help="byte-code optimization level: 0, 1 (no asserts), 2 (the default: "
+                        "no docstrings either; `clickpy doc` in the guest then has none "
+                        "for pure-Python elements)")
     b.add_argument("--no-strip", action="store_true", help="do not strip ELF files")
     g = b.add_argument_group("payload (default: clickpy's own `run`)")
     g.add_argument("--payload-file", type=Path,

@@ -98,7 +98,9 @@ class BuildOptions:
     # ~0.6 s to unpack, zstd 4.67 MB and ~0.8 s, xz 4.16 MB and ~2 s.
     compression: str = "auto"
     budget: int | None = None
-    optimize: int = 0  # 0, 1 (no asserts) or 2 (no docstrings either)
+    # 0, 1 (no asserts) or 2 (no docstrings either): 2 makes router.click's
+    # image 0.08 MB smaller (zstd); nothing on the run path reads a docstring
+    optimize: int = 2
     strip: bool = True
 
 
@@ -219,6 +221,17 @@ class Planner:
                 self.add(Item(lib, lib, "elf", perm=0o755))  # PT_INTERP: fixed path
             elif os.path.exists(lib):
                 self.add(Item(GUEST_LIBDIR + "/" + base, lib, "elf", perm=0o755))
+
+
+# The interpreter has these modules frozen in (importlib's bootstrap, os,
+# codecs, io, site, ...: Python 3.11 loads them from its own image, never from
+# their files), so their .pyc would only take room (~0.37 MB unpacked). But
+# os: Python's start-up finds the standard library by looking for os.py[c].
+_PATH_LANDMARKS = {"os"}
+
+
+def _frozen(name: str, mod: dict) -> bool:
+    return mod.get("origin") == "frozen" and name not in _PATH_LANDMARKS
 
 
 def _compile_all(python: str, jobs: list[tuple[str, str, str]], optimize: int) -> None:
@@ -467,7 +480,7 @@ def build_initramfs(
     plan = Planner(trace, opts)
 
     for name, mod in sorted(trace.modules.items()):
-        if mod.get("file") and not _is_excluded(name, exclude):
+        if mod.get("file") and not _is_excluded(name, exclude) and not _frozen(name, mod):
             plan.add_module(name, mod["file"], bool(mod.get("package")))
     for pkg in payload.packages:
         mod = trace.modules.get(pkg)
@@ -539,11 +552,7 @@ def build_initramfs(
     raw = cpio.newc_bytes(entries)
     method = opts.compression
     if method == "auto":
-        ladder = ["gzip"] + (["zstd"] if cpio.have_zstd() else []) + ["xz"]
-        for method in ladder:
-            packed = cpio.compress(raw, method)
-            if opts.budget is None or len(packed) <= opts.budget:
-                break
+        packed, method = _pack_fastest(raw, opts.budget)
     elif method == "mixed":
         packed, method = _pack_auto(entries, raw, opts.budget, force_mixed=True)
     else:
@@ -556,6 +565,24 @@ def build_initramfs(
     if unused:
         report += "\nleft out (not used by the config): " + ", ".join(unused)
     return Image(entries, len(raw), packed, report, method, unused)
+
+
+def _pack_fastest(raw: bytes, budget: int | None) -> tuple[bytes, str]:
+    """The archive compressed with the fastest to unpack of gzip, zstd and xz
+    that fits ``budget``, else xz. zstd and xz run at once (each ~10 s for
+    router.click's 16 MB; lzma and the zstd program leave the GIL)."""
+    gz = cpio.compress(raw, "gzip")
+    if budget is None or len(gz) <= budget:
+        return gz, "gzip"
+    if not cpio.have_zstd():
+        return cpio.compress(raw, "xz"), "xz"
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        zst = pool.submit(cpio.compress, raw, "zstd")
+        xz = pool.submit(cpio.compress, raw, "xz")
+        if len(zst.result()) <= budget:
+            return zst.result(), "zstd"
+        return xz.result(), "xz"
 
 
 def _pad4(data: bytes) -> bytes:

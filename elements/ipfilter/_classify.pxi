@@ -72,8 +72,10 @@ cdef inline bint classify_on_ip_header(const cls_program* flat, Anno* anno, Batc
     for i in range(b.n):
         a = &anno[b.idx[i]]
         net = a.net_off
-        # the header set (not negative), no IP options, and the bytes the program reads
-        if net >= 0 and a.trans_off == net + IP_MIN_HEADER and <int32_t>(a.headroom + a.len) - net >= safe:
+        # no IP options, and the header set with the bytes the program reads
+        # (as unsigned 64-bit, an unset header's -1 is past any packet's end)
+        if (a.trans_off == net + IP_MIN_HEADER
+                and <uint64_t><uint32_t>net + <uint64_t>safe <= <uint64_t>(a.headroom + a.len)):
             outs[i] = cls_run_on(flat, a.data - a.headroom + net, branchy, switches)
         else:
             outs[i] = UNCLASSIFIED

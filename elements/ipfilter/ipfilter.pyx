@@ -6,7 +6,7 @@ Both compile their patterns with the shared classification engine
 engine's inline C matcher. One element per .pxi file, included here so the
 group builds as one module.
 """
-from libc.stdint cimport uint8_t, uint32_t, int32_t
+from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t
 
 from clickpy.packet cimport PacketPool, Batch, Anno, BATCH_MAX
 from clickpy.element cimport Element

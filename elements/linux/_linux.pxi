@@ -274,6 +274,7 @@ import os as _os
 import socket as _socket
 import struct as _struct
 import fcntl as _fcntl
+import sys as _sys
 
 _SIOCGIFMTU = 0x8921
 _SIOCSIFMTU = 0x8922
@@ -289,6 +290,23 @@ _IFF_NOARP = 0x80
 _IFF_PROMISC = 0x100
 
 
+def current_worker():
+    """This process's worker (clickpy.workers.WorkerInfo), or None. Only a
+    worker process has clickpy.workers imported (its parent imported it to
+    fork it), so a one-process router does not import it (with pickle, re,
+    signal, selectors: ~0.1 s of a VM appliance's boot under emulation)."""
+    workers = _sys.modules.get("clickpy.workers")
+    return workers.current_worker() if workers is not None else None
+
+
+def ring_bytes_for_memory(size_t wanted) -> int:
+    """`wanted`, or less on a machine with little memory (a small VM): the
+    default rings take at most 1/32 of its memory each, so that a router with
+    a few devices fits in 64 MB. Unchanged with 256 MB of memory or more."""
+    cdef size_t memory = <size_t>_os.sysconf("SC_PHYS_PAGES") * <size_t>_os.sysconf("SC_PAGE_SIZE")
+    return min(wanted, memory // 32)
+
+
 def device_index(element, str name) -> int:
     """The interface index of `name` in this process's network namespace, or
     a ConfigError that names the device."""
@@ -301,7 +319,9 @@ def device_index(element, str name) -> int:
 
 
 def _ifreq_ioctl(str name, int request) -> bytes:
-    with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as s:
+    # a unix socket: the device ioctls work on any socket, and a kernel
+    # without IPv4 (the VM appliance's) has no AF_INET sockets
+    with _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM) as s:
         return _fcntl.ioctl(s.fileno(), request, _struct.pack("16s24x", name.encode()))
 
 

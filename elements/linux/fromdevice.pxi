@@ -69,7 +69,9 @@ cdef class FromDevice(Receiver):
                      annotation instead of putting it back into the frame (default false).
       BLOCK_SIZE     Integer. Bytes per ring block, a power of two of at least
                      128 KiB so 64 KiB GSO frames fit (default 131072).
-      BLOCK_COUNT    Integer. Ring blocks (default 64: an 8 MiB ring). The kernel
+      BLOCK_COUNT    Integer. Ring blocks (default 64: an 8 MiB ring; on a machine
+                     with less than 256 MiB of memory, as many as fit in 1/32 of it,
+                     at least 2). The kernel
                      hands over a block when it is full or BLOCK_TIMEOUT old, so at
                      low rates the ring holds about BLOCK_COUNT x BLOCK_TIMEOUT of
                      traffic: how long the router may be kept off the CPU
@@ -138,7 +140,7 @@ cdef class FromDevice(Receiver):
         # whole, often part-filled (BLOCK_TIMEOUT), so the count sets how long
         # the ring can wait for a busy machine to run the router
         block_size = args.read("BLOCK_SIZE", Int(1, 1 << 30), 1 << 17)
-        self.block_count = args.read("BLOCK_COUNT", Int(2, 1 << 16), 64)
+        block_count = args.read("BLOCK_COUNT", Int(2, 1 << 16), None)
         timeout = args.read("BLOCK_TIMEOUT", SECONDS, 0.001)
         fanout = args.read("FANOUT", Int(0, 65535), None)
         mode = args.read("FANOUT_MODE", Keyword(*_FANOUT_MODES), "HASH")
@@ -148,6 +150,9 @@ cdef class FromDevice(Receiver):
         if not 0 < timeout <= 60:
             raise self.error("BLOCK_TIMEOUT must be between 1ms and 60s")
         self.block_size = block_size
+        if block_count is None:
+            block_count = max(2, ring_bytes_for_memory(64 * block_size) // block_size)
+        self.block_count = block_count
         self.block_timeout_ms = max(1, int(round(timeout * 1000)))
         self.fanout_id = -1 if fanout is None else fanout
         self.fanout_mode = _FANOUT_MODES[mode]
@@ -181,8 +186,7 @@ cdef class FromDevice(Receiver):
             self.warn(f"device '{self.devname}' is down")
 
     def _join_workers(self):
-        from clickpy import workers
-        worker = workers.current_worker()
+        worker = current_worker()
         if worker is not None and worker.count > 1 and self.fanout_id < 0:
             self.fanout_id = worker.fanout_group(self.devname)
 

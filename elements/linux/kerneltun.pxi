@@ -162,8 +162,7 @@ cdef class KernelTun(Receiver):
             raise self.error("/dev/net/tun does not exist (is the tun driver enabled?)")
         self.fd = fd
         flags = (IFF_TAP if self.is_tap else IFF_TUN) | IFF_NO_PI | IFF_VNET_HDR
-        from clickpy import workers
-        worker = workers.current_worker()
+        worker = current_worker()
         if worker is not None and worker.count > 1:
             # every worker attaches one queue of the same multi-queue device,
             # and the kernel spreads the device's flows over the queues

@@ -44,7 +44,9 @@ cdef class ToDevice(Element):
       QDISC_BYPASS  Boolean. Hand frames to the driver directly, skipping the
                     device's queueing discipline (default false).
       METHOD        RING or SENDMMSG (default RING). LINUX and PCAP mean RING.
-      RING_SIZE     Integer. Frames in the TX ring, a power of two (default 1024).
+      RING_SIZE     Integer. Frames in the TX ring, a power of two (default 1024;
+                    on a machine with less than 64 MiB of memory, as many 2 KiB
+                    frames as fit in 1/32 of it, at least 16).
       DEBUG         Boolean. Accepted for compatibility; no effect.
 
     Handlers:
@@ -99,7 +101,11 @@ cdef class ToDevice(Element):
         self.burst = args.read("BURST", Int(1, 1 << 30), 256)
         self.qdisc_bypass = args.read("QDISC_BYPASS", BOOL, False)
         method = args.read("METHOD", Keyword("RING", "SENDMMSG", "LINUX", "PCAP"), "RING")
-        ring_size = args.read("RING_SIZE", Int(16, 1 << 20), 1024)
+        ring_size = args.read("RING_SIZE", Int(16, 1 << 20), None)
+        if ring_size is None:
+            ring_size = 1024
+            while ring_size > 16 and ring_size * 2048 > ring_bytes_for_memory(1024 * 2048):
+                ring_size >>= 1
         args.read("DEBUG", BOOL, False)
         if ring_size & (ring_size - 1):
             raise self.error("RING_SIZE must be a power of two")

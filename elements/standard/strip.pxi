@@ -31,9 +31,10 @@ cdef class Strip(Element):
         cdef Anno* anno = self.pool.anno
         cdef Anno* a
         cdef uint32_t i, n
+        cdef uint32_t nbytes = self.nbytes   # a local: stores to annotations might alias the field
         for i in range(b.n):
             a = &anno[b.idx[i]]
-            n = self.nbytes if self.nbytes < a.len else a.len
+            n = nbytes if nbytes < a.len else a.len
             a.data += n
             a.headroom += n
             a.len -= n
