@@ -4,7 +4,7 @@
  *
  *   forward IN OUT [BURST]
  *
- * Receives on IN through a TPACKET_V3 ring (128 KiB x 64 blocks, 1 ms block
+ * Receives on IN through a TPACKET_V3 ring (128 KiB x 256 blocks, 1 ms block
  * timeout, virtio-net header, outgoing frames ignored) and sends every frame
  * out of OUT through a TPACKET_V2 TX ring (1024 x 2048-byte slots, virtio-net
  * header whose hdr_len makes the kernel copy the whole frame into the skb),
@@ -34,7 +34,7 @@
 #endif
 
 #define RX_BLOCK_SIZE (1u << 17)
-#define RX_BLOCKS 64u
+#define RX_BLOCKS 256u
 #define TX_FRAME_SIZE 2048u
 #define TX_FRAMES 1024u
 #define TX_DATA_OFFSET (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
