@@ -1,7 +1,7 @@
 """Device benchmarks, in network namespaces made for the run and removed after it.
 
     python bench/devices.py [--seconds 10] [--saturation-seconds 5] [--repeat 3]
-                            [--only sender,forwarder,kernel,router,tap] [--json]
+                            [--only sender,forwarder,router,kernel,tap] [--json]
 
 `make bench` runs it after the other benchmarks; where namespaces cannot be
 made (no root, no pyroute2) it says why and exits 0.
@@ -32,19 +32,31 @@ median of --repeat runs, and the rows are measured in one run.
                veth -> sink; at 0.4 Mpps offered (tbf on the generator's veth)
                for loss, and at saturation for rate and CPU per packet. The sink
                drops IPv4 at tc ingress (it answers ARP), the same for every variant
+  C forwarder  the same topology with bench/c/forward.c forwarding: a minimal C
+               program with the same rings as FromDevice -> ToDevice (TPACKET_V3
+               receive, TPACKET_V2 send, virtio-net headers, one kick per batch)
+               and the same ingress drop on its input: what the kernel costs
+               when nothing but the copies runs in user space
   kernel       the same topology with the Linux kernel forwarding instead of clickpy
   router       configs/router.click as the forwarder (when the config exists)
   tap          InfiniteSource -> KernelTap: frames written per second, io_uring and write(2)
+  C tap        bench/c/tapwrite.c, a C program writing the same frame into a TAP
+               with the same io_uring submissions as KernelTap (and without the
+               virtio-net header KernelTap always uses, to show what it costs):
+               the kernel's own cost per frame written
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -166,6 +178,51 @@ class Clickpy:
                     name = None
 
 
+class Program:
+    """A C reference program from bench/c/ inside a namespace, with the
+    interface of Clickpy (cpu, check, stop); it prints its result on stdout
+    when stopped with SIGTERM."""
+
+    def __init__(self, tb: Testbed, ns, source: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.values: dict[str, str] = {}
+        self.proc = tb.popen(ns, compiled(source), *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **(env or {})})
+
+    def cpu(self) -> float:
+        return process_cpu(self.proc.pid)
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.proc.args[0]} exited: {self.proc.stderr.read()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        self.values["result"] = out.strip()
+
+
+@functools.cache
+def _build_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="clickpy-bench-c-"))
+    import atexit
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+@functools.cache
+def compiled(source: str) -> str:
+    """Compile bench/c/SOURCE (once per run) and return the program's path."""
+    out = _build_dir() / Path(source).stem
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-Wall", "-o", str(out), str(ROOT / "bench" / "c" / source)], check=True)
+    return str(out)
+
+
 def softirq_threads() -> list[int]:
     """Process ids of the kernel's ksoftirqd threads (softirq work deferred
     from the context that raised it runs there)."""
@@ -251,7 +308,8 @@ def generator(tb: Testbed, s, dst_mac: str) -> Clickpy:
 
 
 def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive_args: str = "") -> dict:
-    """kind: 'clickpy' (FromDevice -> ToDevice), 'router' (configs/router.click) or 'kernel'.
+    """kind: 'clickpy' (FromDevice -> ToDevice), 'router' (configs/router.click),
+    'c' (bench/c/forward.c) or 'kernel'.
 
     Offered packets are those R's interface received, delivered ones those
     the sink's interface received. For the loss figure the generator is
@@ -260,8 +318,9 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive
     with Testbed() as tb:
         s, r, d = forward_topology(tb)
         r_mac = r.link_mac("ra")
-        procs: dict[str, Clickpy] = {}
+        procs: dict[str, Clickpy | Program] = {}
         sink = IngressDrop("d0", ether_type=0x0800)
+        nosniff = IngressDrop("ra")          # the C forwarder's SNIFFER false
         try:
             # The sink takes what arrives and drops it cheaply and alike for
             # every variant: IPv4 is dropped at tc ingress (ARP is answered).
@@ -278,6 +337,10 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive
                 procs["forwarder"] = Clickpy(tb, r, f"f :: FromDevice(ra, SNIFFER false, BURST 256{receive_args}) "
                                                     "-> t :: ToDevice(rb, BURST 256);",
                                              ("f.kernel_drops", "f.drops", "t.drops"))
+            elif kind == "c":
+                with tb.inside(r):
+                    nosniff.install()
+                procs["forwarder"] = Program(tb, r, "forward.c", "ra", "rb", "256")
             elif kind == "router":
                 defines = {"PORTS": "DEV0 ra, DEV1 rb", "IP0": "10.0.0.1", "MAC0": r_mac,
                            "IP1": "10.0.1.1", "MAC1": r.link_mac("rb"), "MTU1": "1500", "GW1": "10.0.1.99"}
@@ -313,6 +376,8 @@ def forwarder_run(kind: str, seconds: float, offered_mpps: float | None, receive
             for p in procs.values():
                 p.stop()
             sink.remove()
+            if kind == "c":
+                nosniff.remove()
             if "forwarder" in procs and procs["forwarder"].values:
                 print(f"    {kind}: {procs['forwarder'].values}", file=sys.stderr)
 
@@ -328,6 +393,23 @@ def tap_run(method: str, seconds: float) -> dict:
             return measure(seconds, lambda: link_counters(n, "cpbench0")[0], {"writer": snd})
         finally:
             snd.stop()
+
+
+def tap_c_run(method: str, seconds: float, vnet: bool = True) -> dict:
+    with Testbed() as tb:
+        n = tb.namespace("n")
+        frame = udp_frame("02:00:00:00:00:99", "10.9.0.2", "10.9.0.99")
+        writer = Program(tb, n, "tapwrite.c", "cpbench0", method, *(() if vnet else ("novnet",)),
+                         env={"FRAME": frame})
+        try:
+            writer.proc.stdout.readline()            # "ready": the device exists
+            writer.check()
+            # as KernelTap configures its device
+            tb.run(n, "ip", "link", "set", "cpbench0", "up", "promisc", "on")
+            tb.run(n, "ip", "addr", "add", "10.9.0.1/24", "dev", "cpbench0")
+            return measure(seconds, lambda: link_counters(n, "cpbench0")[0], {"writer": writer})
+        finally:
+            writer.stop()
 
 
 # ---- the report ----------------------------------------------------------------------
@@ -363,7 +445,9 @@ def benchmarks(only: set[str], loss_seconds: float, seconds: float) -> list[tupl
                  ("sender RING bypass", lambda: sender_run("RING", seconds, True))]
     if "forwarder" in only:
         rows += [("forwarder at 0.4 Mpps", lambda: forwarder_run("clickpy", loss_seconds, 0.4)),
-                 ("forwarder saturated", lambda: forwarder_run("clickpy", seconds, None))]
+                 ("forwarder saturated", lambda: forwarder_run("clickpy", seconds, None)),
+                 ("C forwarder at 0.4 Mpps", lambda: forwarder_run("c", loss_seconds, 0.4)),
+                 ("C forwarder saturated", lambda: forwarder_run("c", seconds, None))]
     if "router" in only and (ROOT / "configs" / "router.click").exists():
         rows += [("router.click at 0.4 Mpps", lambda: forwarder_run("router", loss_seconds, 0.4)),
                  ("router.click saturated", lambda: forwarder_run("router", seconds, None))]
@@ -372,7 +456,10 @@ def benchmarks(only: set[str], loss_seconds: float, seconds: float) -> list[tupl
                  ("kernel saturated", lambda: forwarder_run("kernel", seconds, None))]
     if "tap" in only:
         rows += [("tap URING", lambda: tap_run("URING", seconds)),
-                 ("tap WRITE", lambda: tap_run("WRITE", seconds))]
+                 ("tap WRITE", lambda: tap_run("WRITE", seconds)),
+                 ("C tap URING", lambda: tap_c_run("uring", seconds)),
+                 ("C tap URING no vnet", lambda: tap_c_run("uring", seconds, vnet=False)),
+                 ("C tap WRITE", lambda: tap_c_run("write", seconds))]
     return rows
 
 
@@ -396,7 +483,7 @@ def verdicts(results: dict) -> list[str]:
     lines = []
 
     def goal(name: str, key: str, what: str, ok) -> None:
-        if name in results:
+        if key in results.get(name, {}):
             value = results[name][key]
             lines.append(f"{name} {what}: {'met' if ok(value) else 'MISSED'} ({value:.3g})")
 
@@ -407,13 +494,21 @@ def verdicts(results: dict) -> list[str]:
     if "forwarder saturated" in results:
         lines.append(f"  (the forwarder process alone: {results['forwarder saturated']['cpu_us_forwarder']:.2f} "
                      f"us/pkt, the sink's receive included)")
+    c_fwd = results.get("C forwarder saturated", {})
+    if "cpu_us_forwarding" in c_fwd:
+        lines.append(f"  (C with the same rings, same run: {c_fwd['mpps']:.3f} Mpps, forward "
+                     f"{c_fwd['cpu_us_forwarding']:.2f} us/pkt, its process alone {c_fwd['cpu_us_forwarder']:.2f})")
     goal("forwarder at 0.4 Mpps", "loss", f"loss <= {GOALS['forwarder_loss']:.1%}",
          lambda v: v <= GOALS["forwarder_loss"])
     if "forwarder at 0.4 Mpps" in results and results["forwarder at 0.4 Mpps"]["offered_mpps"] < 0.38:
         lines.append(f"  (its generator offered only {results['forwarder at 0.4 Mpps']['offered_mpps']:.3f} "
                      f"Mpps of the 0.4 asked: the machine had no more CPU for it)")
     goal("tap URING", "mpps", f">= {GOALS['tap']} Mpps", lambda v: v >= GOALS["tap"])
-    for ours in ("forwarder", "router.click"):
+    if "tap URING" in results and "C tap URING" in results:
+        lines.append(f"  (C writing the same frames with the same io_uring submissions, same run: "
+                     f"{results['C tap URING']['mpps']:.3f} Mpps; without the virtio-net header "
+                     f"{results['C tap URING no vnet']['mpps']:.3f})")
+    for ours in ("forwarder", "router.click", "C forwarder"):
         mine, kernel = results.get(f"{ours} saturated"), results.get("kernel saturated")
         if mine and kernel:
             lines.append(f"{ours} saturated / kernel forwarding saturated, same run: "

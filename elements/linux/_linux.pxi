@@ -302,7 +302,7 @@ def current_worker():
 def ring_bytes_for_memory(size_t wanted) -> int:
     """`wanted`, or less on a machine with little memory (a small VM): the
     default rings take at most 1/32 of its memory each, so that a router with
-    a few devices fits in 64 MB. Unchanged with 256 MB of memory or more."""
+    a few devices fits in 64 MB. Unchanged with 32 x `wanted` of memory or more."""
     cdef size_t memory = <size_t>_os.sysconf("SC_PHYS_PAGES") * <size_t>_os.sysconf("SC_PAGE_SIZE")
     return min(wanted, memory // 32)
 

@@ -4,6 +4,9 @@ _FANOUT_MODES = {"HASH": PACKET_FANOUT_HASH, "LB": PACKET_FANOUT_LB, "CPU": PACK
                  "ROLLOVER": PACKET_FANOUT_ROLLOVER, "RND": PACKET_FANOUT_RND, "QM": PACKET_FANOUT_QM}
 
 
+DEFAULT_RX_RING_BYTES = 32 << 20
+
+
 cdef class FromDevice(Receiver):
     """FromDevice(DEVNAME [, PROMISC, SNAPLEN, KEYWORDS])
 
@@ -69,13 +72,13 @@ cdef class FromDevice(Receiver):
                      annotation instead of putting it back into the frame (default false).
       BLOCK_SIZE     Integer. Bytes per ring block, a power of two of at least
                      128 KiB so 64 KiB GSO frames fit (default 131072).
-      BLOCK_COUNT    Integer. Ring blocks (default 64: an 8 MiB ring; on a machine
-                     with less than 256 MiB of memory, as many as fit in 1/32 of it,
-                     at least 2). The kernel
-                     hands over a block when it is full or BLOCK_TIMEOUT old, so at
-                     low rates the ring holds about BLOCK_COUNT x BLOCK_TIMEOUT of
-                     traffic: how long the router may be kept off the CPU
-                     without losing frames.
+      BLOCK_COUNT    Integer. Ring blocks (default: as many as make a 32 MiB ring,
+                     256 of the default size; on a machine with less than 1 GiB of
+                     memory, as many as fit in 1/32 of it, at least 2). The kernel
+                     hands over a block when it is full or BLOCK_TIMEOUT old, so
+                     the ring holds at least BLOCK_COUNT x BLOCK_TIMEOUT of
+                     traffic (256 ms by default): how long the router may be
+                     kept off the CPU without losing frames.
       BLOCK_TIMEOUT  Time. Longest a partly filled block waits for more frames
                      before the kernel hands it over, in milliseconds resolution (default 1ms).
       FANOUT         Integer 0-65535. PACKET_FANOUT group to join (default none).
@@ -138,7 +141,9 @@ cdef class FromDevice(Receiver):
         self.vlan_anno = args.read("VLAN_ANNO", BOOL, False)
         # many small blocks rather than few large ones: a block is handed over
         # whole, often part-filled (BLOCK_TIMEOUT), so the count sets how long
-        # the ring can wait for a busy machine to run the router
+        # the ring can wait for a busy machine to run the router. 256 ms: at
+        # 0.4 Mpps on a shared 2-core machine, 64 (the first default) lost
+        # frames whenever other tenants kept the router off the CPU that long.
         block_size = args.read("BLOCK_SIZE", Int(1, 1 << 30), 1 << 17)
         block_count = args.read("BLOCK_COUNT", Int(2, 1 << 16), None)
         timeout = args.read("BLOCK_TIMEOUT", SECONDS, 0.001)
@@ -151,7 +156,7 @@ cdef class FromDevice(Receiver):
             raise self.error("BLOCK_TIMEOUT must be between 1ms and 60s")
         self.block_size = block_size
         if block_count is None:
-            block_count = max(2, ring_bytes_for_memory(64 * block_size) // block_size)
+            block_count = max(2, ring_bytes_for_memory(DEFAULT_RX_RING_BYTES) // block_size)
         self.block_count = block_count
         self.block_timeout_ms = max(1, int(round(timeout * 1000)))
         self.fanout_id = -1 if fanout is None else fanout
