@@ -1,7 +1,7 @@
 #!/usr/bin/python3 -S
 """/init of the clickpy appliance: PID 1 in a guest whose root is the initramfs.
 
-Copied into the image as ``/init``; uses the standard library only (ctypes
+Copied into the image as ``/init``; uses the standard library only (_ctypes
 for mount(2) and reboot(2)). In order:
 
 1. mount /proc, /sys, /dev (devtmpfs), /run and /tmp (tmpfs);
@@ -79,20 +79,43 @@ def uptime():
 
 
 def libc():
+    """The C library's mount(2) and reboot(2), called through _ctypes: the
+    ctypes package (with struct, types and its endianness module) costs
+    ~50 ms of boot under emulation, for two functions taking ints and
+    strings. Calls return the C int and keep errno (``libc().errno()``)."""
     global _libc
     if _libc is None:
-        import ctypes
-        _libc = ctypes.CDLL(None, use_errno=True)
+        import _ctypes
+
+        class CInt(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class CULong(_ctypes._SimpleCData):
+            _type_ = "L"
+
+        class CFunction(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = CInt
+
+        class CLibrary:
+            _handle = _ctypes.dlopen(None)  # the process itself: libc is loaded
+            c_ulong = CULong
+            errno = staticmethod(_ctypes.get_errno)
+
+            def __getattr__(self, name):
+                return CFunction((name, self))
+
+        _libc = CLibrary()
     return _libc
 
 
 def mount(source, target, fstype, flags=0, data=None):
-    import ctypes
     os.makedirs(target, exist_ok=True)
-    rc = libc().mount(source.encode(), target.encode(), fstype.encode(),
-                      ctypes.c_ulong(flags), data.encode() if data else None)
+    c = libc()
+    rc = c.mount(source.encode(), target.encode(), fstype.encode(),
+                 c.c_ulong(flags), data.encode() if data else None)
     if rc != 0:
-        err = ctypes.get_errno()
+        err = c.errno()
         if err != 16:  # EBUSY: already mounted
             log("mount %s on %s failed: %s" % (fstype, target, os.strerror(err)))
 
@@ -232,6 +255,10 @@ def control_bridge(port_dev, sock_path):
     buf = b""
     poller = select.poll()
     poller.register(port, select.POLLIN)
+    try:  # set up at the lowest priority (start_control_bridge): back to normal
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except OSError:
+        pass
 
     def close(ch, tell_host):
         sock = conns.pop(ch, None)
@@ -317,6 +344,13 @@ def start_control_bridge():
             log("control bridge: %r" % (e,))
         finally:
             os._exit(1)
+    # the bridge starts up (imports, opening the port) at the lowest
+    # priority: under emulation it would otherwise take the CPU from the
+    # router's start-up, and the host's first client comes after that anyway
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
+    except OSError:
+        pass
     log("control: %s <-> %s (bridge pid %d)" % (dev, CONTROL_SOCKET, pid))
     return pid
 

@@ -43,7 +43,7 @@ GUEST_LIBDIR = "/lib/x86_64-linux-gnu"
 
 # What /init itself imports (see init.py), traced to get their dependencies.
 INIT_MODULES = [
-    "ctypes", "fcntl", "_socket", "socket", "struct", "select", "signal",
+    "_ctypes", "fcntl", "_socket", "socket", "struct", "select", "signal",
     "base64", "zlib", "importlib", "termios", "traceback", "time",
     # for child interpreters the router may start (no -S there)
     "site",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
+# _socket, not socket: the wrapper imports enum and selectors (~0.1 s of a VM
+# appliance's boot under emulation); a listener needs only the C module
+import _socket
 import stat
 import sys
 import time
@@ -133,7 +135,7 @@ class ControlSocket(Element):
             self.path = args.read_mp("FILENAME", FILENAME)
         else:
             raise self.error(f"unknown socket type '{self.socktype}' (expected TCP, UNIX, SOCKET or DEVICE)")
-        self.listener: socket.socket | None = None
+        self.listener: _socket.socket | None = None
         self.conns: dict[int, ControlConnection] = {}
         self.registered: dict[int, int] = {}
         self.bound_port = 0
@@ -193,19 +195,19 @@ class ControlSocket(Element):
         else:
             self._open_device()
 
-    def _listen_on(self, sock: socket.socket) -> None:
+    def _listen_on(self, sock: _socket.socket) -> None:
         sock.listen(64)
         sock.setblocking(False)
         self.listener = sock
         self._register(sock.fileno(), EPOLLIN)
 
     def _open_tcp(self) -> None:
-        family = socket.AF_INET6 if ":" in self.bind_address else socket.AF_INET
+        family = _socket.AF_INET6 if ":" in self.bind_address else _socket.AF_INET
         port = int(self.port_text.rstrip("+"))
         scan = self.port_text.endswith("+")
-        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(family, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
             tries = 0
             while True:
                 try:
@@ -231,7 +233,7 @@ class ControlSocket(Element):
             if not stat.S_ISSOCK(st.st_mode):
                 raise OSError(errno.EEXIST, f"{self.path} exists and is not a socket")
             os.unlink(self.path)     # a stale socket of an earlier run
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         try:
             old_mask = os.umask(0o177)       # the socket file is born 0600
             try:
@@ -250,12 +252,12 @@ class ControlSocket(Element):
         os.set_inheritable(fd, False)
         os.set_blocking(fd, False)
         try:
-            probe = socket.socket(fileno=fd)
+            probe = _socket.socket(fileno=fd)
         except OSError:
             probe = None                      # not a socket: a pipe-like stream or a device
         if probe is not None:
             try:
-                listening = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                listening = probe.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN)
             except OSError:
                 listening = 0
             if listening:
@@ -304,7 +306,8 @@ class ControlSocket(Element):
     def _accept(self, events: int) -> None:
         for _ in range(16):                  # a few per wakeup; epoll calls again if more wait
             try:
-                sock, addr = self.listener.accept()
+                # _accept: the C socket's accept4(SOCK_CLOEXEC), a new fd
+                fd, addr = self.listener._accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -313,17 +316,17 @@ class ControlSocket(Element):
                 return
             if len(self.conns) >= self.max_connections:
                 try:
-                    sock.send(b"Click::ControlSocket/1.3\r\n590 Too many connections\r\n")
+                    os.write(fd, b"Click::ControlSocket/1.3\r\n590 Too many connections\r\n")
                 except OSError:
                     pass
-                sock.close()
+                os.close(fd)
                 continue
-            sock.setblocking(False)
+            os.set_blocking(fd, False)
             if isinstance(addr, tuple):
                 desc = f"{addr[0]}:{addr[1]}"
             else:
                 desc = addr or "unix socket"
-            self._add_connection(sock.detach(), desc)
+            self._add_connection(fd, desc)
 
     # ---- what a ControlConnection asks of its server ----------------------------------
     def interest_changed(self, conn: ControlConnection) -> None:
@@ -410,7 +413,7 @@ class ControlSocket(Element):
             fd = self.listener.fileno()
             self._unregister(fd)
             try:
-                self.listener.shutdown(socket.SHUT_RDWR)
+                self.listener.shutdown(_socket.SHUT_RDWR)
             except OSError:
                 pass
             self.listener.close()

@@ -271,7 +271,10 @@ cdef enum:
 
 
 import os as _os
-import socket as _socket
+# _socket, not socket: the wrapper imports enum and selectors and converts its
+# constants to enums, ~0.1 s of a VM appliance's boot under emulation; these
+# elements need only the C module's functions and plain sockets
+import _socket
 import struct as _struct
 import fcntl as _fcntl
 import sys as _sys
@@ -321,8 +324,11 @@ def device_index(element, str name) -> int:
 def _ifreq_ioctl(str name, int request) -> bytes:
     # a unix socket: the device ioctls work on any socket, and a kernel
     # without IPv4 (the VM appliance's) has no AF_INET sockets
-    with _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    try:
         return _fcntl.ioctl(s.fileno(), request, _struct.pack("16s24x", name.encode()))
+    finally:
+        s.close()
 
 
 def device_mtu(str name) -> int:
@@ -346,7 +352,8 @@ def configure_interface(name: str, addr: int, mask: int, ether, mtu: int, arp: b
     address and MTU, and bring it up in promiscuous mode, as Click's
     KernelTun does with ifconfig. Raises OSError."""
     ifname = _struct.pack("16s", name.encode())
-    with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         fd = s.fileno()
         if addr:
             _fcntl.ioctl(fd, _SIOCSIFADDR, ifname + _sockaddr_in(addr))
@@ -360,6 +367,8 @@ def configure_interface(name: str, addr: int, mask: int, ether, mtu: int, arp: b
         if arp:
             flags &= ~_IFF_NOARP
         _fcntl.ioctl(fd, _SIOCSIFFLAGS, ifname + _struct.pack("=H22x", flags))
+    finally:
+        s.close()
 
 
 def os_error(element, str what, int err):
