@@ -137,56 +137,11 @@ def load_average() -> str:
         return " ".join(f.read().split()[:3])
 
 
-class Clickpy:
-    """`clickpy run -e CONFIG` inside a namespace; stopped with SIGTERM, after
-    which it prints the handlers asked for."""
+class NamespaceProcess:
+    """A benchmark process inside a namespace, stopped with SIGTERM, after
+    which it prints its results on stdout (parsed by subclasses' `_read`)."""
 
-    def __init__(self, tb: Testbed, ns, config: str, handlers: tuple[str, ...] = (),
-                 config_file: str | None = None, defines: dict[str, str] | None = None) -> None:
-        args = [PYTHON, "-m", "clickpy", "run"] + ([config_file] if config_file else ["-e", config])
-        args += [f"{k}={v}" for k, v in (defines or {}).items()]
-        for h in handlers:
-            args += ["-h", h]
-        self.handlers = handlers
-        self.values: dict[str, str] = {}
-        self.proc = tb.popen(ns, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def cpu(self) -> float:
-        return process_cpu(self.proc.pid)
-
-    def check(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"clickpy exited: {self.proc.stderr.read()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        if len(self.handlers) == 1:
-            self.values[self.handlers[0]] = out.strip()
-        else:
-            name = None
-            for line in out.splitlines():
-                if line.endswith(":") and line[:-1] in self.handlers:
-                    name = line[:-1]
-                elif name and line:
-                    self.values[name] = line
-                    name = None
-
-
-class Program:
-    """A C reference program from bench/c/ inside a namespace, with the
-    interface of Clickpy (cpu, check, stop); it prints its result on stdout
-    when stopped with SIGTERM."""
-
-    def __init__(self, tb: Testbed, ns, source: str, *args: str, env: dict[str, str] | None = None) -> None:
-        self.values: dict[str, str] = {}
-        self.proc = tb.popen(ns, compiled(source), *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, **(env or {})})
+    proc: subprocess.Popen
 
     def cpu(self) -> float:
         return process_cpu(self.proc.pid)
@@ -203,6 +158,49 @@ class Program:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, _ = self.proc.communicate()
+        self._read(out)
+
+    def _read(self, out: str) -> None:
+        raise NotImplementedError
+
+
+class Clickpy(NamespaceProcess):
+    """`clickpy run -e CONFIG` inside a namespace; after SIGTERM it prints the
+    handlers asked for."""
+
+    def __init__(self, tb: Testbed, ns, config: str, handlers: tuple[str, ...] = (),
+                 config_file: str | None = None, defines: dict[str, str] | None = None) -> None:
+        args = [PYTHON, "-m", "clickpy", "run"] + ([config_file] if config_file else ["-e", config])
+        args += [f"{k}={v}" for k, v in (defines or {}).items()]
+        for h in handlers:
+            args += ["-h", h]
+        self.handlers = handlers
+        self.values: dict[str, str] = {}
+        self.proc = tb.popen(ns, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def _read(self, out: str) -> None:
+        if len(self.handlers) == 1:
+            self.values[self.handlers[0]] = out.strip()
+        else:
+            name = None
+            for line in out.splitlines():
+                if line.endswith(":") and line[:-1] in self.handlers:
+                    name = line[:-1]
+                elif name and line:
+                    self.values[name] = line
+                    name = None
+
+
+class Program(NamespaceProcess):
+    """A C reference program from bench/c/ inside a namespace; it prints its
+    result on stdout when stopped with SIGTERM."""
+
+    def __init__(self, tb: Testbed, ns, source: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.values: dict[str, str] = {}
+        self.proc = tb.popen(ns, compiled(source), *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **(env or {})})
+
+    def _read(self, out: str) -> None:
         self.values["result"] = out.strip()
 
 
