@@ -7,6 +7,7 @@ from scapy.all import IP, UDP, Ether  # noqa: E402
 
 from clickpy.lang.graph import ConfigError  # noqa: E402
 from clickpy.router import Router  # noqa: E402
+from ipharness import drain_queues  # noqa: E402
 
 ARGS = "0, {limit}, {length}, 02:00:00:00:00:01, 10.0.0.1, 02:00:00:00:00:02, 10.0.0.2, {flows}, {flowsize}"
 
@@ -14,18 +15,9 @@ ARGS = "0, {limit}, {length}, 02:00:00:00:00:01, 10.0.0.1, 02:00:00:00:00:02, 10
 def run(limit=2000, length=64, flows=10, flowsize=1000000, extra=", true, true, true"):
     r = Router.from_string(
         f"src :: FastUDPFlows({ARGS.format(limit=limit, length=length, flows=flows, flowsize=flowsize)}{extra})"
-        " -> q :: Queue(100000) -> Discard(ACTIVE false);", warnings=False)
+        " -> q0 :: Queue(100000) -> Discard(ACTIVE false);", warnings=False)
     r.run(timeout=20)
-    q = r.element("q")
-    frames = []
-    while True:
-        xs = q.pull_packets(0, 256)
-        if not xs:
-            break
-        for x in xs:
-            frames.append((r.pool.packet_bytes(x), r.pool.annotations(x)))
-            r.pool.free_packet(x)
-    return r, frames
+    return r, drain_queues(r, 1, make=lambda data, anno: (data, anno))[0]
 
 
 def test_packets_are_valid_udp_of_the_flows():
