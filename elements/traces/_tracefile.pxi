@@ -38,12 +38,141 @@ cdef extern from "<errno.h>" nogil:
     enum:
         EINTR
         EAGAIN
+        ENOMEM
 
 cdef extern from "<string.h>" nogil:
     char* strerror(int errnum)
 
 cdef extern from * nogil:
     void prefetch "__builtin_prefetch"(const void* p)
+
+
+# ---- reading a mapped file that another process may truncate -----------------
+#
+# A page of a mapped file that a truncation took away raises SIGBUS when read,
+# which kills the process. Checking the file size before each read would not
+# help (the truncation can come between the check and the read) and costs a
+# system call, so instead the reads run under a guard: a SIGBUS handler that,
+# when the fault is in the window the current thread's guarded code is reading,
+# jumps back (siglongjmp) to where the guard was set, and the guarded call
+# returns "lost" instead of the process dying. Any other SIGBUS goes to the
+# handler that was there before ours (faulthandler's, Python's, or the default
+# action), as if ours were not there.
+#
+# The jump abandons the guarded code mid-way, so that code must be plain C in
+# effect: no Python reference owned by a frame it skips (it would leak), and
+# whatever its caller needs to clean up (the packets it allocated) stored in
+# memory before each read of the window, with signal_fence() so that the
+# compiler cannot move those stores past the read.
+#
+# The guard is per thread (a thread-local pointer), so elements read their files
+# in any thread at once; the mark is set once per call (a batch), not per packet.
+# A handler installed for SIGBUS after ours (signal.signal, faulthandler.enable
+# called later) replaces it: truncation is then fatal again, as it was before.
+ctypedef int (*map_reader)(void* arg) noexcept
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <setjmp.h>
+    #include <signal.h>
+    #include <string.h>
+    #include <errno.h>
+    #include <pthread.h>
+
+    typedef int (*clickpy_map_reader)(void *arg);
+
+    typedef struct clickpy_map_guard {
+        sigjmp_buf env;
+        uint8_t *const *window;         /* the reader's window: read at the fault, as */
+        const size_t *window_len;       /* the guarded code may map another one */
+        volatile size_t fault_at;       /* offset in the window of the faulting access */
+    } clickpy_map_guard;
+
+    /* initial-exec: the handler reads it in whatever thread faults, and the
+       general TLS model may allocate on a thread's first access */
+    static __thread clickpy_map_guard *clickpy_map_guard_active __attribute__((tls_model("initial-exec")));
+    static struct sigaction clickpy_sigbus_previous;
+    static int clickpy_sigbus_installed;
+
+    static void clickpy_sigbus_handler(int sig, siginfo_t *info, void *context) {
+        clickpy_map_guard *g = clickpy_map_guard_active;
+        /* BUS_ADRERR: an access to a page the file no longer has (not a signal
+           sent by kill(), nor a hardware memory error, which may come at any point) */
+        if (g != NULL && info->si_code == BUS_ADRERR) {
+            const uint8_t *start = *g->window, *addr = (const uint8_t *)info->si_addr;
+            if (start != NULL && addr >= start && addr < start + *g->window_len) {
+                g->fault_at = (size_t)(addr - start);
+                clickpy_map_guard_active = NULL;
+                siglongjmp(g->env, 1);
+            }
+        }
+        if (clickpy_sigbus_previous.sa_flags & SA_SIGINFO) {
+            clickpy_sigbus_previous.sa_sigaction(sig, info, context);
+        } else if (clickpy_sigbus_previous.sa_handler != SIG_DFL && clickpy_sigbus_previous.sa_handler != SIG_IGN) {
+            clickpy_sigbus_previous.sa_handler(sig);
+        } else if (clickpy_sigbus_previous.sa_handler == SIG_DFL || info->si_code > 0) {
+            /* the default action (the kernel does not let a fault be ignored
+               either): a fault repeats when we return, a sent signal is sent
+               again and arrives then (SIGBUS is blocked in here) */
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            sigaction(sig, &dfl, NULL);
+            if (info->si_code <= 0)
+                raise(sig);
+        }
+    }
+
+    /* 0, or the errno of a failed sigaction; once per process */
+    static int clickpy_sigbus_install(void) {
+        struct sigaction sa;
+        if (clickpy_sigbus_installed)
+            return 0;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = clickpy_sigbus_handler;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGBUS, &sa, &clickpy_sigbus_previous) != 0)
+            return errno;
+        clickpy_sigbus_installed = 1;
+        return 0;
+    }
+
+    /* read(arg) under the guard: its result, or -1 if it touched a page of the
+       window that the file lost (*fault_at: where in the window) */
+    static int clickpy_map_guarded(uint8_t *const *window, const size_t *window_len,
+                                   clickpy_map_reader read, void *arg, size_t *fault_at) {
+        clickpy_map_guard guard;
+        int result;
+        guard.window = window;
+        guard.window_len = window_len;
+        guard.fault_at = 0;
+        if (sigsetjmp(guard.env, 0) != 0) {
+            /* no mask saved (a system call per batch): unblock what the handler blocked */
+            sigset_t bus;
+            sigemptyset(&bus);
+            sigaddset(&bus, SIGBUS);
+            pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+            *fault_at = guard.fault_at;
+            return -1;
+        }
+        clickpy_map_guard_active = &guard;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        result = read(arg);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        clickpy_map_guard_active = NULL;
+        return result;
+    }
+
+    #define clickpy_signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+    #define clickpy_touch(p) ((void)*(volatile const uint8_t *)(p))
+    """
+    int map_guarded "clickpy_map_guarded"(uint8_t** window, size_t* window_len, map_reader read,
+                                          void* arg, size_t* fault_at) noexcept
+    int sigbus_install "clickpy_sigbus_install"() noexcept
+    void signal_fence "clickpy_signal_fence"() noexcept nogil
+    void touch "clickpy_touch"(const uint8_t* p) noexcept nogil
 
 cdef enum:
     SEEK_SET_ = 0
@@ -223,15 +352,18 @@ cdef class TraceReader:
     are read through a decompressing child process, standard input as `-`.
 
     With `mmap`, a regular file is instead mapped in 8 MiB windows, so the
-    kernel copies nothing: faster, but if another process truncates the file
-    while it is mapped, reading the lost pages kills the process (SIGBUS);
-    hence off by default, as in Click on Linux."""
+    kernel copies nothing (read(2) is used where mapping fails). Another
+    process may truncate the file meanwhile: then the pages it lost fault
+    (SIGBUS) and the ones before read as zeros. So code that reads the window
+    runs under `guarded()` and ends with `confirm()`; read_bytes and read_line
+    do neither and are for files read with read(2)."""
     cdef int fd
     cdef uint8_t* buf
     cdef size_t cap
     cdef size_t pos, end
     cdef uint64_t buf_offset          # file offset of buf[0]
     cdef bint mapped                  # buf is a window of the file mapped in memory
+    cdef readonly uint64_t lost_at    # after guarded(): the file offset of the fault, if any
     cdef readonly bint at_eof
     cdef readonly int read_errno
     cdef readonly str filename
@@ -284,7 +416,7 @@ cdef class TraceReader:
         self.buf_offset = 0
         self.at_eof = False
         self.read_errno = 0
-        if mmap and self.size >= 0:
+        if mmap and self.size >= 0 and sigbus_install() == 0:
             self.mapped = True
             c_free(self.buf)
             self.buf = NULL
@@ -402,8 +534,7 @@ cdef class TraceReader:
             length = <uint64_t>st.st_size - start
         p = c_mmap(NULL, length, PROT_READ, MAP_SHARED | MAP_POPULATE, self.fd, <long>start)
         if p == MAP_FAILED:
-            self.read_errno = errno
-            return 0
+            return self._read_instead(need)
         c_madvise(p, length, MADV_SEQUENTIAL)
         self.buf = <uint8_t*>p
         self.buf_offset = start
@@ -412,6 +543,79 @@ cdef class TraceReader:
         if self.end - self.pos < need:
             self.at_eof = True
         return self.end - self.pos
+
+    cdef size_t _read_instead(self, size_t need) noexcept:
+        """Read the rest of the file with read(2): it cannot be mapped (a file
+        system without mmap, no address space left)."""
+        self.mapped = False
+        self.buf = <uint8_t*>malloc(READ_BLOCK)
+        if self.buf == NULL:
+            self.read_errno = ENOMEM
+            return 0
+        self.cap = READ_BLOCK
+        if c_lseek(self.fd, <long>(self.buf_offset + self.pos), SEEK_SET_) < 0:
+            self.read_errno = errno
+            return 0
+        self.buf_offset += self.pos
+        self.pos = self.end = 0
+        return self.fill(need)
+
+    # ---- mapped files: reading under a guard against truncation ------------
+    cdef int guarded(self, map_reader read, void* arg) noexcept:
+        """read(arg), which reads this reader's window: its result, or -1 if it
+        touched a page that the file lost meanwhile (lost_at says where; it is
+        UINT64_MAX otherwise); then read went no further than that access (see
+        the guard's comment above)."""
+        cdef size_t fault_at = 0
+        cdef int result = map_guarded(&self.buf, &self.end, read, arg, &fault_at)
+        self.lost_at = self.buf_offset + fault_at if result < 0 else UINT64_MAX
+        return result
+
+    cdef bint confirm(self, size_t ahead) noexcept:
+        """Whether the file still held, after they were read, every byte read
+        so far up to `ahead` bytes past the position. A truncation leaves the
+        rest of the page the file now ends in as zeros, which read without a
+        fault; but the pages after it are gone. So touch the page that follows
+        those bytes (it faults if the truncation came first: call under
+        guarded()), or, at the end of the window, ask fstat."""
+        cdef uint64_t upto, probe
+        cdef c_stat st
+        if not self.mapped:
+            return True
+        upto = self.buf_offset + (self.pos + ahead if self.pos + ahead < self.end else self.end)
+        probe = (upto + PAGE_MASK) & ~(<uint64_t>PAGE_MASK)
+        if self.buf != NULL and probe < self.buf_offset + self.end:
+            signal_fence()
+            touch(self.buf + (probe - self.buf_offset))
+            return True
+        return c_fstat(self.fd, &st) < 0 or <uint64_t>st.st_size >= upto
+
+    cdef bint copy_out(self, uint8_t* dst, size_t n) noexcept:
+        """Copy n of the available bytes to dst; False if the file lost them
+        (truncated under the mapping)."""
+        cdef CopyCall call
+        if not self.mapped:
+            memcpy(dst, self.buf + self.pos, n)
+            return True
+        call.reader = <void*>self
+        call.dst = dst
+        call.n = n
+        return self.guarded(_copy_mapped, &call) == 0
+
+    cdef int64_t current_size(self) noexcept:
+        """The file's size now (fstat), -1 if unknown."""
+        cdef c_stat st
+        if self.size < 0 or c_fstat(self.fd, &st) < 0:
+            return -1
+        return st.st_size
+
+    cdef void stop_at(self, uint64_t offset) noexcept:
+        """Make offset the position and the end of the data: the file was
+        truncated there. A later fill (after a seek) maps the file afresh."""
+        self._unmap_keep_mode()
+        self.buf_offset = offset
+        self.pos = self.end = 0
+        self.at_eof = True
 
     def read_bytes(self, size_t n) -> bytes:
         """Cold path: up to n bytes (fewer at the end of the file)."""
@@ -443,6 +647,19 @@ cdef class TraceReader:
 
     def error_text(self) -> str:
         return strerror(self.read_errno).decode() if self.read_errno else ""
+
+
+cdef struct CopyCall:
+    void* reader          # the TraceReader, borrowed (nothing guarded may own a reference)
+    uint8_t* dst
+    size_t n
+
+
+cdef int _copy_mapped(void* arg) noexcept:
+    """TraceReader.copy_out's guarded part."""
+    cdef CopyCall* c = <CopyCall*>arg
+    memcpy(c.dst, (<TraceReader>c.reader).data(), c.n)
+    return 0 if (<TraceReader>c.reader).confirm(c.n) else 1
 
 
 # ---- writing -----------------------------------------------------------------

@@ -6,6 +6,20 @@ cdef enum:
     FILL_END_TIME = 2    # reached END / END_AFTER / INTERVAL
     FILL_WAIT = 3        # TIMING: the next packet is not due yet (timer set)
     FILL_NOMEM = 4       # the packet pool is empty: retry later
+    FILL_SHORT = 5       # (from _fill only) no whole record: the end of the file, truncated, or an error
+    FILL_CORRUPT = 6     # (from _fill only) a record header that cannot be right
+
+
+# a fill of a mapped file (_fill_batch), as the guarded _fill_mapped sees it
+cdef struct FillCall:
+    void* element                   # the FromDump, borrowed: nothing guarded may own a reference
+    Batch* b
+    Batch* rejects
+    int max
+    int code                        # what _fill returned
+    uint32_t b_from, rejects_from   # the batches' sizes before the fill
+    uint64_t position               # the reader's position before the fill
+    uint64_t packet_filepos         # and packet_filepos
 
 
 cdef class FromDump(Element):
@@ -33,7 +47,9 @@ cdef class FromDump(Element):
 
     A truncated file ends the trace at the last whole packet, and a corrupt
     record header ends it there; both print a warning naming the file
-    offset. A file that is not pcap (or is pcapng) is a configuration error.
+    offset. So does a file that another process truncates while FromDump
+    reads it, mapped (MMAP) or not. A file that is not pcap (or is pcapng)
+    is a configuration error.
 
     Keywords:
       TIMING       Boolean. Emit packets at the pace they were recorded: the
@@ -56,11 +72,12 @@ cdef class FromDump(Element):
                    false` with an END time. Exclusive with STOP.
       FILEPOS      Integer. Start reading at this file offset (a record boundary).
       BURST        Integer. Packets emitted per scheduling (default 256).
-      MMAP         Boolean. Map the file in memory instead of reading it: the
-                   kernel copies nothing, which makes FromDump faster, but a
-                   file truncated by another process while FromDump reads it
-                   kills the router (SIGBUS), hence the default, as Click's on
-                   Linux (default false).
+      MMAP         Boolean. Map a regular uncompressed file in memory (8 MiB
+                   at a time) instead of reading it with read(2), so that the
+                   kernel copies nothing; files that cannot be mapped are read.
+                   A truncation by another process while the file is mapped
+                   ends the trace as above: the SIGBUS it raises is caught
+                   (default false).
 
     At most one of START and START_AFTER, and of END, END_AFTER and INTERVAL.
 
@@ -104,6 +121,13 @@ cdef class FromDump(Element):
     cdef uint64_t timing_trace0, timing_real0
     cdef readonly uint64_t count, drops
     cdef uint64_t packet_filepos
+    cdef size_t short_need                    # FILL_SHORT: the record's size
+    cdef uint32_t corrupt_caplen              # FILL_CORRUPT: the capture length it has
+    cdef uint64_t wait_until                  # FILL_WAIT: when the next packet is due
+    # the file offset of each packet's record, by its place in the batch being
+    # filled (b, and rejects under FORCE_IP): what _truncated keeps goes by them
+    cdef uint64_t record_starts[BATCH_MAX]
+    cdef uint64_t reject_starts[BATCH_MAX]
     cdef int64_t start_filepos
     cdef object end_call
     cdef Task task
@@ -176,7 +200,8 @@ cdef class FromDump(Element):
         self.notifier.set_active(self.active)
 
     def _open(self):
-        cdef const uint8_t* h
+        cdef uint8_t header[PCAP_FILE_HEADER_LEN]
+        cdef const uint8_t* h = header
         cdef uint32_t magic
         try:
             self.reader.open(self.filename, self.use_mmap)
@@ -188,7 +213,9 @@ cdef class FromDump(Element):
                 raise self.error(f"{self.filename}: {self.reader.error_text()}")
             raise self.error(f"{self.filename}: " + ("empty file" if self.reader.available() == 0
                                                      else "not a pcap file (too short)"))
-        h = self.reader.data()
+        if not self.reader.copy_out(header, PCAP_FILE_HEADER_LEN):
+            self.reader.close()
+            raise self.error(f"{self.filename}: truncated while being read")
         magic = load_host32(h)
         self.swapped = magic in (PCAP_MAGIC_SWAPPED, PCAP_MAGIC_NANO_SWAPPED, PCAP_MAGIC_MODIFIED_SWAPPED)
         if self.swapped:
@@ -274,10 +301,11 @@ cdef class FromDump(Element):
             self.last_time += self.first_time
         self.have_any_times = True
 
-    cdef int _at_end(self, size_t need) except -1:
-        """The reader could not supply a whole record: clean end, truncation or error."""
-        self._warn_end(need)
-        return FILL_END
+    cdef inline int _short(self, size_t need) noexcept:
+        """The reader cannot supply a whole record of `need` bytes: the end of
+        the file, a truncated record or a read error (_fill_batch tells which)."""
+        self.short_need = need
+        return FILL_SHORT
 
     def _warn_end(self, size_t need):
         cdef TraceReader r = self.reader
@@ -293,12 +321,18 @@ cdef class FromDump(Element):
                   f"(capture length {caplen}); giving up")
         self.reader.consume(self.reader.available())
 
-    cdef int _fill(self, Batch* b, Batch* rejects, int max) except -1:
+    cdef int _fill(self, Batch* b, Batch* rejects, int max) noexcept:
         """Read up to max packets into b (non-IP ones into rejects under
-        FORCE_IP, or freed when rejects is NULL). Returns a FILL_* code."""
-        cdef TraceReader r = self.reader
-        cdef PacketPool pool = self.pool
-        cdef Anno* anno = pool.anno
+        FORCE_IP, or freed when rejects is NULL). Returns a FILL_* code, and
+        leaves what needs Python (warnings, the timer) to _fill_batch.
+
+        On a mapped file this runs under the reader's guard (TraceReader.guarded),
+        which may abandon it at any read of the file. Hence it owns no Python
+        reference (the reader and the pool are reached as self.reader and
+        self.pool, never kept in object locals), and each packet joins its
+        batch, with its record's offset in record_starts, before its data is
+        read: _truncated then finds every packet allocated."""
+        cdef Anno* anno = self.pool.anno
         cdef Anno* a
         cdef const uint8_t* p
         cdef size_t hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
@@ -310,7 +344,7 @@ cdef class FromDump(Element):
         cdef bint sampling = self.sampling_prob < (1u << SAMPLING_SHIFT)
         cdef bint force_ip = self.force_ip
         cdef uint64_t ts_unit = self.ts_unit
-        if r.fd < 0:
+        if self.reader.fd < 0:
             return FILL_END
         cdef bint plain = not (self.timing or self.have_first_time or self.have_last_time or sampling or force_ip)
         if self.timing:
@@ -322,9 +356,10 @@ cdef class FromDump(Element):
                 self._fill_plain(b, max)
                 if b.n >= <uint32_t>max:
                     break
-            if r.end - r.pos < hdr and r.fill(hdr) < hdr:
-                return self._at_end(hdr)
-            p = r.buf + r.pos
+            if self.reader.end - self.reader.pos < hdr and self.reader.fill(hdr) < hdr:
+                return self._short(hdr)
+            p = self.reader.buf + self.reader.pos
+            signal_fence()          # the batches are in memory before the file is read
             sec = load_host32(p)
             sub = load_host32(p + 4)
             caplen = load_host32(p + 8)
@@ -340,8 +375,8 @@ cdef class FromDump(Element):
                 caplen = wirelen
                 wirelen = tmp
             if caplen > PCAP_MAX_CAPLEN:
-                self._warn_corrupt(caplen)
-                return FILL_END
+                self.corrupt_caplen = caplen
+                return FILL_CORRUPT
             # tcptrace writes capture lengths one too long (Click and tcpdump forgive it)
             skip = 0
             if caplen > wirelen:
@@ -353,9 +388,9 @@ cdef class FromDump(Element):
                 self._prepare_times(ts)
             if self.have_first_time:
                 if ts < self.first_time:
-                    if r.end - r.pos < rec and r.fill(rec) < rec:
-                        return self._at_end(rec)
-                    r.pos += rec
+                    if self.reader.end - self.reader.pos < rec and self.reader.fill(rec) < rec:
+                        return self._short(rec)
+                    self.reader.pos += rec
                     continue
                 self.have_first_time = False
             if self.have_last_time and ts >= self.last_time:
@@ -367,26 +402,30 @@ cdef class FromDump(Element):
                     self.timing_trace0 = ts
                     self.timing_real0 = now
                 elif ts > self.timing_trace0 and ts - self.timing_trace0 > now - self.timing_real0:
-                    self.timer.schedule_at(self.timing_real0 + (ts - self.timing_trace0))
+                    self.wait_until = self.timing_real0 + (ts - self.timing_trace0)
                     return FILL_WAIT
-            if r.end - r.pos < rec:
-                if r.fill(rec) < rec:
-                    return self._at_end(rec)
-                p = r.buf + r.pos
+            if self.reader.end - self.reader.pos < rec:
+                if self.reader.fill(rec) < rec:
+                    return self._short(rec)
+                p = self.reader.buf + self.reader.pos
             if sampling and (xorshift32(&self.rng) & ((1u << SAMPLING_SHIFT) - 1)) >= self.sampling_prob:
-                r.pos += rec
+                self.reader.pos += rec
                 continue
-            x = pool.alloc(caplen)
+            x = self.pool.alloc(caplen)
             if x == NO_PACKET:
-                if caplen > BUF_SIZE - HEADROOM and pool.nbig == 0:
-                    r.pos += rec          # can never fit this pool: a counted drop
+                if caplen > BUF_SIZE - HEADROOM and self.pool.nbig == 0:
+                    self.reader.pos += rec          # can never fit this pool: a counted drop
                     self.drops += 1
                     continue
                 return FILL_NOMEM
-            self.packet_filepos = r.buf_offset + r.pos
+            self.packet_filepos = self.reader.buf_offset + self.reader.pos
+            self.record_starts[b.n] = self.packet_filepos
+            b.idx[b.n] = x
+            b.n += 1
+            signal_fence()          # the packet is in b before its data is read
             a = &anno[x]
             memcpy(a.data, p + hdr, caplen)
-            r.pos += rec
+            self.reader.pos += rec
             a.timestamp = ts
             if wirelen > caplen:
                 extra = wirelen - caplen
@@ -394,16 +433,14 @@ cdef class FromDump(Element):
             if self.linktype != LINKTYPE_RAW:
                 a.mac_off = <int32_t>a.headroom
             if force_ip and not mark_ip_header(a, self.linktype):
+                b.n -= 1
                 if rejects != NULL:
+                    self.reject_starts[rejects.n] = self.record_starts[b.n]
                     rejects.idx[rejects.n] = x
                     rejects.n += 1
                 else:
-                    pool.free(x)
+                    self.pool.free(x)
                     self.drops += 1
-                continue
-            b.idx[b.n] = x
-            b.n += 1
-            self.count += 1
         return FILL_MORE
 
     cdef void _fill_plain(self, Batch* b, int max) noexcept:
@@ -413,21 +450,23 @@ cdef class FromDump(Element):
         is anything else (or when the buffer or the pool runs out) and leaves
         it to _fill's general loop. Copies with memcpy: glibc's vector copy
         takes fewer instructions for 64-256 bytes than copy_blocks' 32-byte
-        loop and needs no slack after the record."""
-        cdef TraceReader r = self.reader
-        cdef PacketPool pool = self.pool
-        cdef Anno* anno = pool.anno
+        loop and needs no slack after the record. Guarded like _fill (no
+        reference owned; each packet in b, with its record's offset, before
+        its data is read)."""
+        cdef Anno* anno = self.pool.anno
         cdef Anno* a
-        cdef const uint8_t* buf = r.buf
+        cdef const uint8_t* buf = self.reader.buf
         cdef const uint8_t* p
-        cdef size_t pos = r.pos, last = r.pos, end = r.end
+        cdef size_t pos = self.reader.pos, last = self.reader.pos, end = self.reader.end
+        cdef uint64_t base = self.reader.buf_offset
         cdef size_t ahead = (pos + PREFETCH_BYTES) & ~(<size_t>63)
         cdef size_t hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
         cdef uint32_t sec, sub, caplen, wirelen, tmp, x, extra
-        cdef uint32_t n = b.n, stop = <uint32_t>max
-        cdef bint swapped = self.swapped, mapped = r.mapped
+        cdef uint32_t n = b.n, first = b.n, stop = <uint32_t>max
+        cdef bint swapped = self.swapped, mapped = self.reader.mapped
         cdef bint old_format = self.minor_version < 3
         cdef uint64_t ts_unit = self.ts_unit
+        signal_fence()              # b is in memory before the file is read
         while n < stop and pos + hdr <= end:
             p = buf + pos
             # every cache line PREFETCH_BYTES ahead is on its way while this
@@ -452,9 +491,14 @@ cdef class FromDump(Element):
                 wirelen = tmp
             if caplen > wirelen or caplen > PCAP_MAX_CAPLEN or pos + hdr + caplen > end:
                 break
-            x = pool.alloc(caplen)
+            x = self.pool.alloc(caplen)
             if x == NO_PACKET:
                 break
+            b.idx[n] = x
+            self.record_starts[n] = base + pos
+            n += 1
+            b.n = n
+            signal_fence()          # the packet is in b before its data (or the next header) is read
             a = &anno[x]
             memcpy(a.data, p + hdr, caplen)
             a.timestamp = <uint64_t>sec * 1000000000ULL + <uint64_t>sub * ts_unit
@@ -462,15 +506,87 @@ cdef class FromDump(Element):
                 extra = wirelen - caplen
                 memcpy(&a.user[EXTRA_LENGTH_ANNO], &extra, 4)
             a.mac_off = <int32_t>a.headroom
-            b.idx[n] = x
-            n += 1
             last = pos
             pos += hdr + caplen
-        if n > b.n:
-            self.count += n - b.n
-            self.packet_filepos = r.buf_offset + last
-            b.n = n
-            r.pos = pos
+        if n > first:
+            self.packet_filepos = base + last
+            self.reader.pos = pos
+
+    cdef int _fill_batch(self, Batch* b, Batch* rejects, int max) except -1:
+        """_fill, then what it leaves to Python: the warnings that end a trace
+        and the TIMING timer. A mapped file is read under the reader's guard:
+        if another process truncates it meanwhile, _truncated ends the trace
+        there, as the end of a truncated file would."""
+        cdef TraceReader r = self.reader
+        cdef FillCall call
+        cdef int code
+        if r.mapped:
+            call.element = <void*>self
+            call.b = b
+            call.rejects = rejects
+            call.max = max
+            call.b_from = b.n
+            call.rejects_from = rejects.n if rejects != NULL else 0
+            call.position = r.buf_offset + r.pos
+            call.packet_filepos = self.packet_filepos
+            if r.guarded(_fill_mapped, &call) != 0:
+                return self._truncated(&call)
+            code = call.code
+        else:
+            code = self._fill(b, rejects, max)
+        if code == FILL_SHORT:
+            self._warn_end(self.short_need)
+            return FILL_END
+        if code == FILL_CORRUPT:
+            self._warn_corrupt(self.corrupt_caplen)
+            return FILL_END
+        if code == FILL_WAIT:
+            self.timer.schedule_at(self.wait_until)
+        return code
+
+    cdef int _truncated(self, FillCall* call) except -1:
+        """The file shrank while this fill read it (a read faulted, or confirm
+        found it shorter than what was read): free the packets whose records
+        the file no longer holds whole (read from pages it lost, or from the
+        zeros a truncation leaves in the rest of its last page), keep the
+        others, and end the trace after them."""
+        cdef TraceReader r = self.reader
+        cdef PacketPool pool = self.pool
+        cdef Batch* b = call.b
+        cdef Batch* rejects = call.rejects
+        cdef uint64_t hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
+        cdef int64_t size = r.current_size()
+        cdef uint64_t limit = <uint64_t>size if size >= 0 else 0
+        cdef uint64_t ends_at = call.position, rec_end
+        if r.lost_at < limit:
+            limit = r.lost_at          # the file still has that byte: an I/O error, not a truncation
+        self.packet_filepos = call.packet_filepos
+        while b.n > call.b_from and self.record_starts[b.n - 1] + hdr + pool.anno[b.idx[b.n - 1]].len > limit:
+            b.n -= 1
+            pool.free(b.idx[b.n])
+        if b.n > call.b_from:
+            self.packet_filepos = self.record_starts[b.n - 1]
+            ends_at = self.packet_filepos + hdr + pool.anno[b.idx[b.n - 1]].len
+        if rejects != NULL:
+            while (rejects.n > call.rejects_from and
+                   self.reject_starts[rejects.n - 1] + hdr + pool.anno[rejects.idx[rejects.n - 1]].len > limit):
+                rejects.n -= 1
+                pool.free(rejects.idx[rejects.n])
+            if rejects.n > call.rejects_from:
+                rec_end = self.reject_starts[rejects.n - 1] + hdr + pool.anno[rejects.idx[rejects.n - 1]].len
+                if rec_end > ends_at:
+                    self.packet_filepos = self.reject_starts[rejects.n - 1]
+                    ends_at = rec_end
+        if size >= 0 and r.lost_at < <uint64_t>size:
+            self.warn(f"{self.filename}: read error at offset {r.lost_at} (a mapped page could not be read); "
+                      f"ending the trace at offset {ends_at}")
+        else:
+            self.warn(f"{self.filename}: truncated to {size if size >= 0 else 'an unknown size'} bytes "
+                      f"while being read; ending the trace at offset {ends_at}")
+        # what is left before the new end is part of a record: skip it, as
+        # _warn_end does at a truncated record, so that the trace stays ended
+        r.stop_at(ends_at if ends_at > limit else limit)
+        return FILL_END
 
     cdef int run_task(self, Task task) except -1:
         cdef Batch* b
@@ -491,23 +607,27 @@ cdef class FromDump(Element):
         return self._after_fill(code, emitted)
 
     cdef int _fill_and_reject(self, Batch* b, int max) except -1:
-        """_fill into b; non-IP packets (FORCE_IP) go out of output 1 if there is one."""
+        """_fill_batch into b; non-IP packets (FORCE_IP) go out of output 1 if there is one."""
         cdef Batch* rejects = NULL
+        cdef uint32_t before = b.n
         cdef int code
         if self.noutputs < 2:
             try:
-                return self._fill(b, NULL, max)
+                code = self._fill_batch(b, NULL, max)
             except BaseException:
                 self.pool.free_batch(b)
                 raise
+            self.count += b.n - before
+            return code
         rejects = self.pool.batch_get()
         try:
             try:
-                code = self._fill(b, rejects, max)
+                code = self._fill_batch(b, rejects, max)
             except BaseException:
                 self.pool.free_batch(b)
                 self.pool.free_batch(rejects)
                 raise
+            self.count += b.n - before
             if rejects.n:
                 self.output_push(1, rejects)
         finally:
@@ -634,6 +754,15 @@ cdef class FromDump(Element):
     def _reset_counts(self):
         self.count = 0
         self.drops = 0
+
+
+cdef int _fill_mapped(void* arg) noexcept:
+    """FromDump._fill, then TraceReader.confirm, as TraceReader.guarded runs
+    them on a mapped file (0: the file held every byte they read)."""
+    cdef FillCall* c = <FillCall*>arg
+    c.code = (<FromDump>c.element)._fill(c.b, c.rejects, c.max)
+    return 0 if (<FromDump>c.element).reader.confirm(
+        PCAP_RECORD_HEADER_LEN + (<FromDump>c.element).record_extra) else 1
 
 
 cdef inline bint mark_ip_header(Anno* a, int linktype) noexcept:

@@ -4,7 +4,7 @@
 
 One element per .pxi file, included here so the group builds as one module.
 """
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t, UINT64_MAX
 from libc.string cimport memcpy, memset, memmove
 from libc.stdlib cimport malloc, realloc, free as c_free
 
