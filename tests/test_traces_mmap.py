@@ -251,6 +251,35 @@ def test_sigbus_sent_reaches_a_python_handler_installed_before(tmp_path):
     assert read and read[1] == read[2], done.stdout
 
 
+def test_no_mapping_once_another_handler_replaced_the_guard(tmp_path):
+    """faulthandler enabled after a FromDump installed the guard's handler
+    replaces it: a FromDump opened then reads with read(2), so that the
+    truncation still ends its trace (as a truncated file) rather than the
+    process."""
+    code = """
+        import faulthandler, os
+        from clickpy.router import Router
+        record = trace(30000)
+        Router.from_string("FromDump(in.pcap, STOP true, MMAP true) -> Discard;").run(timeout=10)
+        faulthandler.enable()
+        r = Router.from_string("fd :: FromDump(in.pcap, STOP true, MMAP true) -> Unqueue -> Discard;",
+                               warnings=False)
+        xs = r.element("fd").pull_packets(0, 10)
+        os.truncate("in.pcap", 100 * 4096)
+        n = len(xs)
+        while xs:
+            for x in xs:
+                r.pool.free_packet(x)
+            xs = r.element("fd").pull_packets(0, 256)
+            n += len(xs)
+        print("read", n, "whole", (100 * 4096 - 24) // record, r.warnings[0].message)
+    """
+    done = run_python(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    read = re.search(r"read (\d+) whole (\d+) .*truncated packet record at offset", done.stdout)
+    assert read and read[1] == read[2], done.stdout
+
+
 def test_a_file_that_cannot_be_mapped_is_read(tmp_path):
     """sysfs files cannot be mapped (ENODEV): FromDump reads them instead, so
     the error is about the content, not about mapping."""

@@ -68,7 +68,9 @@ cdef extern from * nogil:
 # The guard is per thread (a thread-local pointer), so elements read their files
 # in any thread at once; the mark is set once per call (a batch), not per packet.
 # A handler installed for SIGBUS after ours (signal.signal, faulthandler.enable
-# called later) replaces it: truncation is then fatal again, as it was before.
+# called later) replaces it, and putting ours back could make a loop of
+# handlers that call each other; so a reader maps the file only while ours is
+# the one installed (checked at each new window), and otherwise uses read(2).
 ctypedef int (*map_reader)(void* arg) noexcept
 
 cdef extern from *:
@@ -124,19 +126,20 @@ cdef extern from *:
         }
     }
 
-    /* 0, or the errno of a failed sigaction; once per process */
-    static int clickpy_sigbus_install(void) {
+    /* Whether our handler is the one installed (installing it the first time) */
+    static int clickpy_sigbus_guarding(void) {
         struct sigaction sa;
         if (clickpy_sigbus_installed)
-            return 0;
+            return sigaction(SIGBUS, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO)
+                   && sa.sa_sigaction == clickpy_sigbus_handler;
         memset(&sa, 0, sizeof sa);
         sa.sa_sigaction = clickpy_sigbus_handler;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
         if (sigaction(SIGBUS, &sa, &clickpy_sigbus_previous) != 0)
-            return errno;
+            return 0;
         clickpy_sigbus_installed = 1;
-        return 0;
+        return 1;
     }
 
     /* read(arg) under the guard: its result, or -1 if it touched a page of the
@@ -170,7 +173,7 @@ cdef extern from *:
     """
     int map_guarded "clickpy_map_guarded"(uint8_t** window, size_t* window_len, map_reader read,
                                           void* arg, size_t* fault_at) noexcept
-    int sigbus_install "clickpy_sigbus_install"() noexcept
+    bint sigbus_guarding "clickpy_sigbus_guarding"() noexcept
     void signal_fence "clickpy_signal_fence"() noexcept nogil
     void touch "clickpy_touch"(const uint8_t* p) noexcept nogil
 
@@ -416,7 +419,7 @@ cdef class TraceReader:
         self.buf_offset = 0
         self.at_eof = False
         self.read_errno = 0
-        if mmap and self.size >= 0 and sigbus_install() == 0:
+        if mmap and self.size >= 0 and sigbus_guarding():
             self.mapped = True
             c_free(self.buf)
             self.buf = NULL
@@ -527,6 +530,8 @@ cdef class TraceReader:
         if <uint64_t>st.st_size <= at:
             self.at_eof = True
             return 0
+        if not sigbus_guarding():
+            return self._read_instead(need)
         length = need + (at - start)
         if length < MMAP_WINDOW:
             length = MMAP_WINDOW
@@ -546,7 +551,8 @@ cdef class TraceReader:
 
     cdef size_t _read_instead(self, size_t need) noexcept:
         """Read the rest of the file with read(2): it cannot be mapped (a file
-        system without mmap, no address space left)."""
+        system without mmap, no address space left), or not safely (another
+        SIGBUS handler replaced the guard's)."""
         self.mapped = False
         self.buf = <uint8_t*>malloc(READ_BLOCK)
         if self.buf == NULL:
