@@ -71,11 +71,11 @@ def main() -> None:
         ("InfiniteSource -> Discard (baseline)",
          f"InfiniteSource(LENGTH {length}, BURST 256, LIMIT {n}, STOP true) -> Discard;", None),
         ("FromDump -> Discard", f"FromDump({trace}, STOP true) -> Discard;", None),
-        ("FromDump(MMAP true) -> Discard", f"FromDump({trace}, STOP true, MMAP true) -> Discard;", None),
+        ("FromDump(MMAP false) -> Discard", f"FromDump({trace}, STOP true, MMAP false) -> Discard;", None),
         ("InfiniteSource -> ToDump", f"InfiniteSource(LENGTH {length}, BURST 256, LIMIT {n}, STOP true) "
                                      f"-> ToDump({out}, SNAPLEN 0);", remove_out),
         ("FromDump -> ToDump", f"FromDump({trace}, STOP true) -> ToDump({out}, SNAPLEN 0);", remove_out),
-        ("FromDump(MMAP true) -> ToDump", f"FromDump({trace}, STOP true, MMAP true) -> ToDump({out}, SNAPLEN 0);",
+        ("FromDump(MMAP false) -> ToDump", f"FromDump({trace}, STOP true, MMAP false) -> ToDump({out}, SNAPLEN 0);",
          remove_out),
         ("InfiniteSource -> EtherSwitch(2 ports) -> Discard",
          f"s :: InfiniteSource({frame}, LENGTH {length}, BURST 256, LIMIT {n}, STOP true) -> [0]sw :: EtherSwitch;"

@@ -95,6 +95,32 @@ def test_truncated_while_mapped_ends_at_the_last_whole_record(tmp_path, where):
     assert pull(r, "fd") == []
 
 
+@pytest.mark.parametrize("keyword", ["", ", MMAP false"])
+def test_regular_files_are_mapped_unless_mmap_false(tmp_path, keyword):
+    """MMAP's default is true: the same truncation ends a mapped trace at once
+    (the next read faults), but a trace read with read(2) only after the
+    records already in its 256 KiB block, at the record the cut went through."""
+    frames = numbered_frames(12000)
+    path = tmp_path / "cut.pcap"
+    ends = write_frames(path, frames)
+    r = Router.from_string(f"fd :: FromDump({path}, STOP true{keyword}) -> Unqueue -> Discard;", warnings=False)
+    got = pull(r, "fd", max=100)
+    os.truncate(path, PAGE)
+    got += pull_until_empty(r, "fd")
+    (warning,) = [w.message for w in r.warnings]
+    if keyword:
+        block = 256 << 10                   # the first read(2) got the file's first block
+        kept = sum(1 for e in ends if e <= block)
+        assert warning.endswith(f"truncated packet record at offset {ends[kept - 1]} (needs "
+                                f"{16 + len(frames[kept])} bytes, the file has {block - ends[kept - 1]}); "
+                                "ending the trace")
+    else:
+        kept = 100
+        assert warning.endswith(f"truncated to {PAGE} bytes while being read; "
+                                f"ending the trace at offset {ends[kept - 1]}")
+    assert got == frames[:kept]
+
+
 @pytest.mark.parametrize("cut_at", [250 * PAGE, 250 * PAGE + 777])
 def test_truncation_under_force_ip_trims_both_outputs(tmp_path, cut_at):
     """FORCE_IP reads every record in the general loop and sends ARP frames
