@@ -90,22 +90,44 @@ cdef extern from *:
 
     /* Set up n fresh buffers' annotations from one prototype, all alike but
        for the data pointer (arena + x * stride + headroom): its 128 bytes
-       stay in eight vector registers across the loop. With copy (a constant
-       at each call site after inlining), also copy that many bytes of src
-       into each, by 32-byte blocks. */
-    static inline void clickpy_annos_from(clickpy_anno *anno, const uint32_t *idx, uint32_t n,
-                                          const clickpy_anno *proto, uint8_t *arena, size_t stride,
-                                          uint32_t headroom, const uint8_t *src, uint32_t copy) {
-        const clickpy_v16 *p = (const clickpy_v16 *)proto;
-        clickpy_v16 v0 = p[0], v1 = p[1], v2 = p[2], v3 = p[3], v4 = p[4], v5 = p[5], v6 = p[6], v7 = p[7];
+       stay in vector registers across the loop. With copy, also copy that
+       many bytes of src into each, by 32-byte blocks (a 64-byte copy keeps
+       its source in registers too). Creating a packet is mostly these
+       stores, so the function is compiled twice, the loader picking the
+       AVX2 version (32-byte stores, half as many) on processors that have
+       it; without AVX2 each 32-byte vector is two 16-byte ones. Called once
+       per batch. */
+    typedef uint8_t clickpy_v32 __attribute__((vector_size(32)));
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    __attribute__((target_clones("avx2", "default")))
+#endif
+    static void clickpy_annos_from(clickpy_anno *anno, const uint32_t *idx, uint32_t n,
+                                   const clickpy_anno *proto, uint8_t *arena, size_t stride,
+                                   uint32_t headroom, const uint8_t *src, uint32_t copy) {
+        const clickpy_v32 *p = (const clickpy_v32 *)proto;
+        clickpy_v32 v0 = p[0], v1 = p[1], v2 = p[2], v3 = p[3];
+        if (copy == 64) {
+            clickpy_v32 d0, d1;
+            __builtin_memcpy(&d0, src, 32);
+            __builtin_memcpy(&d1, src + 32, 32);
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t x = idx[i];
+                clickpy_v32 *a = (clickpy_v32 *)&anno[x];
+                uint8_t *d = arena + (size_t)x * stride + headroom;
+                a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3;
+                anno[x].data = d;
+                __builtin_memcpy(d, &d0, 32);
+                __builtin_memcpy(d + 32, &d1, 32);
+            }
+            return;
+        }
         for (uint32_t i = 0; i < n; i++) {
             uint32_t x = idx[i];
-            clickpy_v16 *a = (clickpy_v16 *)&anno[x];
+            clickpy_v32 *a = (clickpy_v32 *)&anno[x];
             uint8_t *d = arena + (size_t)x * stride + headroom;
-            a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3; a[4] = v4; a[5] = v5; a[6] = v6; a[7] = v7;
+            a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3;
             anno[x].data = d;
-            if (copy)
-                clickpy_copy_blocks(d, src, copy);
+            clickpy_copy_blocks(d, src, copy);
         }
     }
 
@@ -352,10 +374,9 @@ cdef class PacketPool:
         proto.timestamp = timestamp
         if CLICKPY_DEBUG_BUILD:
             proto.owner = OWNER_ALLOCATED
-        # one loop per copy method: the copy length is a constant in each
         if data == NULL:
             annos_from(self.anno, b.idx, n, &proto, self.small_arena, BUF_SIZE, HEADROOM, NULL, 0)
-        elif length <= 64:
+        elif length <= 64:      # annos_from's fastest copy
             annos_from(self.anno, b.idx, n, &proto, self.small_arena, BUF_SIZE, HEADROOM, data, 64)
         elif HEADROOM + length + COPY_SLACK <= BUF_SIZE:
             annos_from(self.anno, b.idx, n, &proto, self.small_arena, BUF_SIZE, HEADROOM, data, length)

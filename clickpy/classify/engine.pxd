@@ -192,16 +192,16 @@ cdef inline int cls_run_safe(const cls_program* prog, const uint8_t** bases) noe
     return _cls_run_fast(prog, bases)
 
 
-cdef inline int cls_run_on(const cls_program* prog, const uint8_t* p, bint branchy,
-                           bint switches) noexcept nogil:
+cdef inline int cls_run_on(const cls_program* prog, const cls_insn* insns, const uint8_t* p,
+                           bint branchy, bint switches) noexcept nogil:
     """Run prog, whose instructions all read one header, on a packet whose
     header at p has at least prog.safe bytes of that header before the
     packet's end (the caller checked): cls_run_safe without a base pointer
-    per instruction. `branchy` is prog.branchy and `switches` whether prog
-    has SWITCH instructions, constants at each call site: a loop without
-    switches leaves the registers of the binary search to its caller. Only
-    valid when prog.everything == CLS_RUN."""
-    cdef const cls_insn* insns = prog.insns
+    per instruction. `insns` is prog.insns, which a batch loop keeps in a
+    register (its stores could alias prog). `branchy` is prog.branchy and
+    `switches` whether prog has SWITCH instructions, constants at each call
+    site: a loop without switches leaves the registers of the binary search
+    to its caller. Only valid when prog.everything == CLS_RUN."""
     cdef const cls_insn* ins = insns
     cdef uint64_t w
     cdef int32_t j

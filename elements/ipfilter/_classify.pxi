@@ -64,7 +64,8 @@ cdef inline bint classify_on_ip_header(const cls_program* flat, Anno* anno, Batc
     the packet is long enough for the program, else UNCLASSIFIED. Returns
     true if some packet is left. `branchy` and `switches` are cls_run_on's,
     constants at each call site."""
-    cdef int32_t safe = flat.safe[CLS_BASE_NET]
+    cdef int64_t safe = flat.safe[CLS_BASE_NET]
+    cdef const cls_insn* insns = flat.insns
     cdef int32_t net
     cdef uint32_t i
     cdef bint left = False
@@ -73,10 +74,10 @@ cdef inline bint classify_on_ip_header(const cls_program* flat, Anno* anno, Batc
         a = &anno[b.idx[i]]
         net = a.net_off
         # no IP options, and the header set with the bytes the program reads
-        # (as unsigned 64-bit, an unset header's -1 is past any packet's end)
+        # (net taken unsigned: an unset header's -1 is past any packet's end)
         if (a.trans_off == net + IP_MIN_HEADER
-                and <uint64_t><uint32_t>net + <uint64_t>safe <= <uint64_t>(a.headroom + a.len)):
-            outs[i] = cls_run_on(flat, a.data - a.headroom + net, branchy, switches)
+                and <int64_t>(a.headroom + a.len) - safe >= <int64_t><uint32_t>net):
+            outs[i] = cls_run_on(flat, insns, a.data - a.headroom + net, branchy, switches)
         else:
             outs[i] = UNCLASSIFIED
             left = True

@@ -6,13 +6,13 @@ Both compile their patterns with the shared classification engine
 engine's inline C matcher. One element per .pxi file, included here so the
 group builds as one module.
 """
-from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
 
 from clickpy.packet cimport PacketPool, Batch, Anno, BATCH_MAX
 from clickpy.element cimport Element
 from clickpy.dispatch cimport push_by_port
 from clickpy.ipv4 cimport IP_MIN_HEADER
-from clickpy.classify.engine cimport (cls_program, cls_classify, cls_run_safe, cls_run_on, CLS_RUN,
+from clickpy.classify.engine cimport (cls_program, cls_insn, cls_classify, cls_run_safe, cls_run_on, CLS_RUN,
                                       CLS_BASE_DATA, CLS_BASE_MAC, CLS_BASE_NET, CLS_BASE_TRANS)
 from clickpy.classify._engine cimport CProgram
 
