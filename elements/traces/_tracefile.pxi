@@ -366,7 +366,7 @@ cdef class TraceReader:
     cdef size_t pos, end
     cdef uint64_t buf_offset          # file offset of buf[0]
     cdef bint mapped                  # buf is a window of the file mapped in memory
-    cdef readonly uint64_t lost_at    # after guarded(): the file offset of the fault, if any
+    cdef uint64_t lost_at             # after guarded(): the file offset of the fault, if any
     cdef readonly bint at_eof
     cdef readonly int read_errno
     cdef readonly str filename
@@ -617,7 +617,7 @@ cdef class TraceReader:
 
     cdef void stop_at(self, uint64_t offset) noexcept:
         """Make offset the position and the end of the data: the file was
-        truncated there. A later fill (after a seek) maps the file afresh."""
+        truncated there. A later fill maps what the file has then afresh."""
         self._unmap_keep_mode()
         self.buf_offset = offset
         self.pos = self.end = 0
