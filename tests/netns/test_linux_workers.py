@@ -24,12 +24,15 @@ def start_clickpy(tb, ns, config: str, *handlers: str) -> subprocess.Popen:
 
 
 def wait_for_sockets(tb, ns, count: int, proc, timeout: float = 30) -> None:
-    """Until `count` packet sockets are open in ns (the workers are ready)."""
+    """Until `count` packet sockets are open in ns and every receiving one
+    (a protocol set) is bound and running: the workers are ready. A socket
+    still setting up its ring is listed before it receives anything."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1]
-        lines = tb.run(ns, "cat", "/proc/net/packet").stdout.splitlines()[1:]
-        if len(lines) >= count:
+        rows = [line.split() for line in tb.run(ns, "cat", "/proc/net/packet").stdout.splitlines()[1:]]
+        # columns: sk RefCnt Type Proto Iface R Rmem User Inode
+        if len(rows) >= count and all(row[5] == "1" for row in rows if int(row[3], 16) != 0):
             return
         time.sleep(0.1)
     raise AssertionError("the workers did not open their sockets")
