@@ -98,6 +98,16 @@ cdef extern from *:
        it; without AVX2 each 32-byte vector is two 16-byte ones. Called once
        per batch. */
     typedef uint8_t clickpy_v32 __attribute__((vector_size(32)));
+    /* Buffer x's annotations from the prototype in v0..v3; returns its data. */
+    static inline __attribute__((always_inline)) uint8_t *
+    clickpy_anno_from_proto(clickpy_anno *anno, uint32_t x, uint8_t *arena, size_t stride, uint32_t headroom,
+                            clickpy_v32 v0, clickpy_v32 v1, clickpy_v32 v2, clickpy_v32 v3) {
+        clickpy_v32 *a = (clickpy_v32 *)&anno[x];
+        uint8_t *d = arena + (size_t)x * stride + headroom;
+        a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3;
+        anno[x].data = d;
+        return d;
+    }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
     __attribute__((target_clones("avx2", "default")))
 #endif
@@ -111,24 +121,15 @@ cdef extern from *:
             __builtin_memcpy(&d0, src, 32);
             __builtin_memcpy(&d1, src + 32, 32);
             for (uint32_t i = 0; i < n; i++) {
-                uint32_t x = idx[i];
-                clickpy_v32 *a = (clickpy_v32 *)&anno[x];
-                uint8_t *d = arena + (size_t)x * stride + headroom;
-                a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3;
-                anno[x].data = d;
+                uint8_t *d = clickpy_anno_from_proto(anno, idx[i], arena, stride, headroom, v0, v1, v2, v3);
                 __builtin_memcpy(d, &d0, 32);
                 __builtin_memcpy(d + 32, &d1, 32);
             }
             return;
         }
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t x = idx[i];
-            clickpy_v32 *a = (clickpy_v32 *)&anno[x];
-            uint8_t *d = arena + (size_t)x * stride + headroom;
-            a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3;
-            anno[x].data = d;
-            clickpy_copy_blocks(d, src, copy);
-        }
+        for (uint32_t i = 0; i < n; i++)
+            clickpy_copy_blocks(clickpy_anno_from_proto(anno, idx[i], arena, stride, headroom, v0, v1, v2, v3),
+                                src, copy);
     }
 
     static inline uint32_t clickpy_load_be32(const uint8_t *p) {

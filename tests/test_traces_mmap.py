@@ -209,6 +209,17 @@ def run_python(code, tmp_path, *args):
                 f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
                 f.write((struct.pack("<IIII", 0, 0, 114, 114) + bytes(114)) * n)
             return 16 + 114
+        def truncate_and_drain(r, xs, record):
+            # cut in.pcap to 100 pages under element fd, then read it to the end
+            import os
+            os.truncate("in.pcap", 100 * 4096)
+            n = len(xs)
+            while xs:
+                for x in xs:
+                    r.pool.free_packet(x)
+                xs = r.element("fd").pull_packets(0, 256)
+                n += len(xs)
+            print("read", n, "whole", (100 * 4096 - 24) // record, r.warnings[0].message)
     """) + textwrap.dedent(code)
     return subprocess.run([sys.executable, *args, "-c", code], cwd=tmp_path, text=True,
                           capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -261,14 +272,7 @@ def test_sigbus_sent_reaches_a_python_handler_installed_before(tmp_path):
         xs = r.element("fd").pull_packets(0, 10)
         os.kill(os.getpid(), signal.SIGBUS)
         print("caught", caught, flush=True)
-        os.truncate("in.pcap", 100 * 4096)
-        n = len(xs)
-        while xs:
-            for x in xs:
-                r.pool.free_packet(x)
-            xs = r.element("fd").pull_packets(0, 256)
-            n += len(xs)
-        print("read", n, "whole", (100 * 4096 - 24) // record, r.warnings[0].message)
+        truncate_and_drain(r, xs, record)
     """
     done = run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr
@@ -291,14 +295,7 @@ def test_no_mapping_once_another_handler_replaced_the_guard(tmp_path):
         r = Router.from_string("fd :: FromDump(in.pcap, STOP true, MMAP true) -> Unqueue -> Discard;",
                                warnings=False)
         xs = r.element("fd").pull_packets(0, 10)
-        os.truncate("in.pcap", 100 * 4096)
-        n = len(xs)
-        while xs:
-            for x in xs:
-                r.pool.free_packet(x)
-            xs = r.element("fd").pull_packets(0, 256)
-            n += len(xs)
-        print("read", n, "whole", (100 * 4096 - 24) // record, r.warnings[0].message)
+        truncate_and_drain(r, xs, record)
     """
     done = run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr
