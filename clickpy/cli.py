@@ -526,6 +526,14 @@ def cmd_run(argv: list[str]) -> int:
                           search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
                           log=log.warning, graph_hook=lambda g: _control_sockets(g, opts))
     _router_ready()
+    if live is not None:
+        # From here on SIGINT/SIGTERM/SIGHUP only reach the driver's signalfd: one
+        # arriving while cleaning up after a stop must not kill the process
+        # half-way (a pending one is dropped at exit), and threads started from
+        # now on (the metrics server) inherit the mask, so it cannot take them.
+        import _signal
+        _signal.pthread_sigmask(_signal.SIG_BLOCK,
+                                {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
     metrics = None
     status = 0
     try:

@@ -84,6 +84,22 @@ def test_handler_read_write_check_list_send(router_proc):
     assert status == 0, err
 
 
+def test_signals_while_shutting_down_end_cleanly(router_proc):
+    """The first signal stops the router; more of them, arriving while it cleans
+    up and exits, neither kill it by signal nor print a traceback."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        r, sock = router_proc(TRAFFIC)
+        # answered from the driver's loop: start-up (where a signal may kill) is over
+        assert r.handler("-u", sock, "read", "c.count").returncode == 0
+        while r.proc.poll() is None:
+            try:
+                r.proc.send_signal(sig)
+            except ProcessLookupError:
+                break
+        status, _, err = r.stop()
+        assert (status, err) == (0, "")
+
+
 def test_handler_usage_and_connection_errors(tmp_path):
     res = subprocess.run(CLICKPY + ["handler"], capture_output=True, text=True)
     assert res.returncode == 2
