@@ -107,6 +107,14 @@ def _router_ready() -> None:
         gc.enable()
 
 
+def _block_stop_signals() -> None:
+    """Keep SIGINT/SIGTERM/SIGHUP pending instead of delivered: one arriving
+    after the router has stopped, while it cleans up and reports, must not kill
+    it half-way (a pending one is dropped at exit)."""
+    import _signal
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
+
+
 def _write(stream, text: str) -> None:
     try:
         stream.write(text)
@@ -527,13 +535,10 @@ def cmd_run(argv: list[str]) -> int:
                           log=log.warning, graph_hook=lambda g: _control_sockets(g, opts))
     _router_ready()
     if live is not None:
-        # From here on SIGINT/SIGTERM/SIGHUP only reach the driver's signalfd: one
-        # arriving while cleaning up after a stop must not kill the process
-        # half-way (a pending one is dropped at exit), and threads started from
-        # now on (the metrics server) inherit the mask, so it cannot take them.
-        import _signal
-        _signal.pthread_sigmask(_signal.SIG_BLOCK,
-                                {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
+        # From here on SIGINT/SIGTERM/SIGHUP only reach the driver's signalfd;
+        # threads started from now on (the metrics server) inherit the mask, so
+        # they cannot take a signal meant for it.
+        _block_stop_signals()
     metrics = None
     status = 0
     try:
@@ -562,6 +567,7 @@ def cmd_run(argv: list[str]) -> int:
         if not opts.get("quit"):
             if graph.elements and live is None:
                 router.run()                  # the workers
+                _block_stop_signals()
             elif graph.elements:
                 live.run()
                 router = live.router          # the configuration running last

@@ -312,8 +312,11 @@ def _worker_main(sock: socket.socket, graph, info: WorkerInfo, warnings: bool, r
     status = 0
     router = None
     try:
-        # the parent forwards signals; until the driver takes them, ignore a terminal's SIGINT
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # The parent forwards SIGINT/SIGTERM. Kept pending outside the driver's
+        # loop: one arriving before the run stops it as soon as it starts, and
+        # one arriving after it (a second Ctrl-C) cannot kill the worker before
+        # it has answered the parent's handler reads and cleaned up.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
         from clickpy.router import Router
         try:
             router = Router.from_graph(graph, warnings=warnings, **router_kwargs)
@@ -325,7 +328,6 @@ def _worker_main(sock: socket.socket, graph, info: WorkerInfo, warnings: bool, r
         if msg is None or msg[0] != "run":
             router.cleanup()
             os._exit(0)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         router.run()
         _send(sock, ("stopped",))
         _serve(sock, router)

@@ -62,6 +62,26 @@ def test_sigterm_stops_every_worker_and_handlers_are_still_read():
     assert int(lines[0].split(": ")[1]) > 0 and int(lines[1].split(": ")[1]) > 0
 
 
+def test_repeated_signals_still_let_workers_report():
+    """A second and third Ctrl-C while the workers stop and answer the
+    parent's handler reads neither kill a worker nor lose its count."""
+    p = subprocess.Popen(CLICKPY + ["run", "-j", "2", "-e",
+                                    "InfiniteSource(BURST 8) -> c :: Counter -> Discard;",
+                                    "-h", "c.count#*"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    while p.poll() is None:
+        try:
+            p.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            break
+        time.sleep(0.0005)
+    out, err = p.communicate(timeout=30)
+    assert (p.returncode, err) == (0, "")
+    counts = [int(line.split(": ")[1]) for line in out.splitlines()]
+    assert len(counts) == 2 and min(counts) > 0
+
+
 def test_nat_rewriters_make_j_refuse():
     graph = parse_config("FromDevice(eth0) -> nat :: IPRewriter(pattern - - - - 0 0) -> Discard;")
     with pytest.raises(ConfigError, match="keeps state across flows"):
