@@ -97,6 +97,7 @@ class _Exit(Exception):
 # so the cyclic GC stays off until the router is ready (_router_ready), which saves
 # a tenth of the start-up time and, with gc.freeze(), most of the exit time.
 _gc_deferred = False
+_process_is_ours = False     # main() runs as the `clickpy` command, not inside another program
 
 
 def _router_ready() -> None:
@@ -107,12 +108,24 @@ def _router_ready() -> None:
         gc.enable()
 
 
-def _block_stop_signals() -> None:
+def _block_stop_signals(blocked: list) -> None:
     """Keep SIGINT/SIGTERM/SIGHUP pending instead of delivered: one arriving
     after the router has stopped, while it cleans up and reports, must not kill
-    it half-way (a pending one is dropped at exit)."""
+    it half-way (a pending one is dropped at exit). Appends the previous mask
+    to `blocked` (once) for _unblock_stop_signals."""
     import _signal
-    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
+    old = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
+    if not blocked:
+        blocked.append(old)
+
+
+def _unblock_stop_signals(blocked: list) -> None:
+    """Undo _block_stop_signals when the command runs inside another program
+    (main(argv)), whose signals they are; a `clickpy` process keeps them
+    blocked until it exits."""
+    if blocked and not _process_is_ours:
+        import _signal
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, blocked[0])
 
 
 def _write(stream, text: str) -> None:
@@ -534,11 +547,12 @@ def cmd_run(argv: list[str]) -> int:
                           search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
                           log=log.warning, graph_hook=lambda g: _control_sockets(g, opts))
     _router_ready()
+    blocked: list = []
     if live is not None:
         # From here on SIGINT/SIGTERM/SIGHUP only reach the driver's signalfd;
         # threads started from now on (the metrics server) inherit the mask, so
         # they cannot take a signal meant for it.
-        _block_stop_signals()
+        _block_stop_signals(blocked)
     metrics = None
     status = 0
     try:
@@ -567,7 +581,7 @@ def cmd_run(argv: list[str]) -> int:
         if not opts.get("quit"):
             if graph.elements and live is None:
                 router.run()                  # the workers
-                _block_stop_signals()
+                _block_stop_signals(blocked)
             elif graph.elements:
                 live.run()
                 router = live.router          # the configuration running last
@@ -593,6 +607,7 @@ def cmd_run(argv: list[str]) -> int:
             (live or router).cleanup()
         except Exception as e:  # cleanup problems must not hide the run's result
             _eprint(f"{PROG}: warning: cleanup failed: {e}")
+        _unblock_stop_signals(blocked)
     return status
 
 
@@ -758,10 +773,11 @@ def main(argv: list[str] | None = None) -> int:
 
     Without `argv` (the console script, `python -m clickpy`) the process is the
     command's own, and main() also tunes the garbage collector for start-up."""
-    global _gc_deferred
+    global _gc_deferred, _process_is_ours
     from clickpy.lang.graph import ConfigError
     if argv is None:
         argv = sys.argv[1:]
+        _process_is_ours = True
         if gc.isenabled():
             gc.disable()
             _gc_deferred = True

@@ -139,6 +139,7 @@ class WorkerGroup:
         self._cleaned = False
         self._names: list[str] | None = None
         group_base = (os.getpid() * 2654435761) & 0xFFFF
+        parent = os.getpid()
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -149,6 +150,7 @@ class WorkerGroup:
                     parent_end.close()
                     for s in self.socks:
                         s.close()
+                    _stop_with_parent(parent)
                     _worker_main(child_end, graph, WorkerInfo(i, count, group_base), warnings and i == 0,
                                  router_kwargs)
                 child_end.close()
@@ -181,6 +183,9 @@ class WorkerGroup:
                 except ProcessLookupError:
                     pass
         old = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # delivered, whatever mask this process was started with (the
+        # handlers run only for signals that are not blocked)
+        old_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             for s in self.socks:
                 _send(s, ("run",))
@@ -200,6 +205,7 @@ class WorkerGroup:
             sel.close()
         finally:
             self.running = False
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             for sig, handler in old.items():
                 signal.signal(sig, handler)
 
@@ -302,6 +308,17 @@ class _WorkerElement:
 
     def has_read_handler(self, handler: str) -> bool:
         return f"{self.name}.{handler}" in self._names
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the parent dies (even by
+    SIGKILL), so a worker never runs on alone: its driver stops and cleans up
+    (flushing outputs), then it exits."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:          # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _worker_main(sock: socket.socket, graph, info: WorkerInfo, warnings: bool, router_kwargs: dict) -> None:

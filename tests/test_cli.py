@@ -491,3 +491,13 @@ def test_a_real_run_with_handlers_imports_nothing_heavy():
                               "src :: InfiniteSource(LIMIT 10, STOP true) -> q :: Queue -> Unqueue"
                               " -> c :: Counter -> Discard;", "-h", "c.count", "-x", "c.count", status=10)
     assert loaded & FORBIDDEN_AT_STARTUP == set()
+
+
+def test_run_inside_a_program_leaves_its_signal_mask():
+    """`clickpy run` blocks SIGINT/SIGTERM/SIGHUP for its own process (so one
+    arriving during clean-up cannot kill it); run through cli.main(argv)
+    inside another program, it gives that program its mask back."""
+    import signal
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert cli.main(["run", "-e", "InfiniteSource(LIMIT 10, STOP true) -> Discard;"]) == 0
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -91,7 +92,8 @@ def test_signals_while_shutting_down_end_cleanly(router_proc):
         r, sock = router_proc(TRAFFIC)
         # answered from the driver's loop: start-up (where a signal may kill) is over
         assert r.handler("-u", sock, "read", "c.count").returncode == 0
-        while r.proc.poll() is None:
+        deadline = time.monotonic() + 30
+        while r.proc.poll() is None and time.monotonic() < deadline:
             try:
                 r.proc.send_signal(sig)
             except ProcessLookupError:

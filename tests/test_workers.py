@@ -64,22 +64,52 @@ def test_sigterm_stops_every_worker_and_handlers_are_still_read():
 
 def test_repeated_signals_still_let_workers_report():
     """A second and third Ctrl-C while the workers stop and answer the
-    parent's handler reads neither kill a worker nor lose its count."""
+    parent's handler reads neither kill a worker nor lose its count; and the
+    parent forwards them even when it was started with them blocked."""
     p = subprocess.Popen(CLICKPY + ["run", "-j", "2", "-e",
                                     "InfiniteSource(BURST 8) -> c :: Counter -> Discard;",
                                     "-h", "c.count#*"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
-    while p.poll() is None:
-        try:
-            p.send_signal(signal.SIGINT)
-        except ProcessLookupError:
-            break
-        time.sleep(0.0005)
-    out, err = p.communicate(timeout=30)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK,
+                                                                   {signal.SIGINT, signal.SIGTERM}))
+    try:
+        time.sleep(2.0)
+        deadline = time.monotonic() + 30
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                p.send_signal(signal.SIGINT)
+            except ProcessLookupError:
+                break
+            time.sleep(0.0005)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
     assert (p.returncode, err) == (0, "")
     counts = [int(line.split(": ")[1]) for line in out.splitlines()]
     assert len(counts) == 2 and min(counts) > 0
+
+
+def test_workers_stop_when_the_parent_is_killed():
+    p = subprocess.Popen(CLICKPY + ["run", "-j", "2", "-e", "InfiniteSource(BURST 8) -> Discard;"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2.0)
+        children = [int(pid) for pid in
+                    open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()]
+        assert len(children) == 2
+    finally:
+        p.kill()
+        p.wait()
+    deadline = time.monotonic() + 30
+    while any(os.path.exists(f"/proc/{pid}") for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in children if os.path.exists(f"/proc/{pid}")
+            and open(f"/proc/{pid}/stat").read().split(") ")[1].split()[0] != "Z"]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers kept running after their parent was killed"
 
 
 def test_nat_rewriters_make_j_refuse():
