@@ -413,6 +413,24 @@ def test_todump_flushes_when_the_driver_stops(tmp_path):
     r.cleanup()
 
 
+def test_todump_to_dev_null_and_a_fifo(tmp_path):
+    """Files that cannot be truncated (a character device, a FIFO) take the
+    records as they are, without a write error."""
+    src, fifo = tmp_path / "in.pcap", tmp_path / "fifo"
+    write_pcap(src, frames(50))
+    r = run(f"FromDump({src}, STOP true) -> t :: ToDump(/dev/null);")
+    r.cleanup()
+    assert (r.handler("t.count"), r.warnings) == ("50", [])
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    r = run(f"FromDump({src}, STOP true) -> t :: ToDump({fifo});")
+    r.cleanup()
+    out = reader.communicate(timeout=30)[0]
+    assert (r.handler("t.count"), r.warnings) == ("50", [])
+    (tmp_path / "copy.pcap").write_bytes(out)
+    assert [bytes(p) for p in rdpcap(str(tmp_path / "copy.pcap"))] == [bytes(f) for f in frames(50)]
+
+
 def test_todump_pull_input_without_output_runs_a_task(tmp_path):
     out = tmp_path / "out.pcap"
     r = run(f"InfiniteSource(LENGTH 60, LIMIT 1000, BURST 64, STOP true) -> Queue(2000) -> t :: ToDump({out});",

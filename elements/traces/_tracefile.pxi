@@ -698,6 +698,7 @@ cdef class TraceWriter:
 
     def open(self, str filename, bint append=False) -> None:
         import os
+        import stat
         import subprocess
         self.filename = filename
         flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else 0)
@@ -709,7 +710,9 @@ cdef class TraceWriter:
             out = os.open(filename, flags, 0o644)
             if cmd is None:
                 self.fd = out
-                self.truncate_pending = not append
+                # only a regular file has contents to truncate (/dev/null and
+                # FIFOs refuse ftruncate and lseek)
+                self.truncate_pending = not append and stat.S_ISREG(os.fstat(out).st_mode)
             else:
                 os.ftruncate(out, 0)
                 try:
