@@ -32,10 +32,24 @@ cdef class Unstrip(Element):
 
     cdef int process(self, Batch* b) except -1:
         cdef PacketPool pool = self.pool
-        cdef uint32_t i, k = 0, x
+        cdef Anno* anno = pool.anno
+        cdef Anno* a
+        cdef uint32_t i, k, x
+        cdef uint32_t nbytes = self.nbytes   # a local: stores to annotations might alias the field
+        # the common case, every packet with the headroom, without compacting b
         for i in range(b.n):
+            a = &anno[b.idx[i]]
+            if nbytes > a.headroom:
+                break
+            a.data -= nbytes
+            a.headroom -= nbytes
+            a.len += nbytes
+        else:
+            return 0
+        k = i
+        for i in range(i, b.n):
             x = b.idx[i]
-            if pool.push(x, self.nbytes) == NULL:
+            if pool.push(x, nbytes) == NULL:
                 pool.free(x)
                 self.drops += 1
             else:
