@@ -180,9 +180,14 @@ cdef class ToDump(Element):
         cdef bint extra_length = self.extra_length
         cdef uint64_t ts, sec, now = 0
         cdef uint8_t* p
+        cdef uint8_t* room_end
         cdef bint failed = False
         if not self.active:
             return 0
+        # where the buffer's room starts and ends, as locals: the writer's
+        # fields would be loaded again after every memcpy
+        p = w.buf + w.used
+        room_end = w.buf + w.cap
         for i in range(b.n):
             a = &anno[b.idx[i]]
             caplen = a.len if a.len <= snaplen else snaplen
@@ -190,10 +195,13 @@ cdef class ToDump(Element):
             if extra_length:
                 memcpy(&extra, &a.user[EXTRA_LENGTH_ANNO], 4)
                 wirelen += extra
-            p = w.reserve(PCAP_RECORD_HEADER_LEN + caplen)
-            if p == NULL:
-                failed = True
-                break
+            if <size_t>(room_end - p) < PCAP_RECORD_HEADER_LEN + caplen:
+                w.used = p - w.buf
+                p = w.reserve(PCAP_RECORD_HEADER_LEN + caplen)
+                if p == NULL:
+                    failed = True
+                    break
+                room_end = w.buf + w.cap
             ts = a.timestamp
             if ts == 0:
                 if now == 0:
@@ -207,7 +215,9 @@ cdef class ToDump(Element):
             store_host32(p + 8, caplen)
             store_host32(p + 12, wirelen)
             memcpy(p + PCAP_RECORD_HEADER_LEN, a.data, caplen)
-            w.commit(PCAP_RECORD_HEADER_LEN + caplen)
+            p += PCAP_RECORD_HEADER_LEN + caplen
+        if not failed:
+            w.used = p - w.buf
         self.count += i if failed else b.n
         if failed:
             self._write_failed()
