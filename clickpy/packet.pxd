@@ -25,6 +25,11 @@ cdef extern from *:
     #define CLICKPY_DEBUG_BUILD 0
     #endif
     #define CLICKPY_BATCH_MAX 256
+    /* buffer geometry and an annotation offset, for C helpers as well
+       (Cython names: BUF_SIZE, HEADROOM, EXTRA_LENGTH_ANNO) */
+    #define CLICKPY_BUF_SIZE 2048
+    #define CLICKPY_HEADROOM 128
+    #define CLICKPY_EXTRA_LENGTH_ANNO 28
     #define CLICKPY_NO_PACKET 0xFFFFFFFFu
 
     /* Click's annotations as one C struct (two cache lines: the first holds
@@ -149,6 +154,10 @@ cdef extern from *:
     const bint CLICKPY_DEBUG_BUILD
     const int BATCH_MAX "CLICKPY_BATCH_MAX"
     const uint32_t NO_PACKET "CLICKPY_NO_PACKET"
+    enum:
+        BUF_SIZE "CLICKPY_BUF_SIZE"
+        HEADROOM "CLICKPY_HEADROOM"
+        EXTRA_LENGTH_ANNO "CLICKPY_EXTRA_LENGTH_ANNO"
 
     ctypedef struct Anno "clickpy_anno":
         uint8_t* data
@@ -207,9 +216,7 @@ cdef inline void ring_take(const uint32_t* ring, uint32_t mask, uint64_t pos, ui
 
 
 cdef enum:
-    BUF_SIZE = 2048
     BIG_BUF_SIZE = 69632        # 64 KiB of frame, VLAN/encapsulation room, headroom
-    HEADROOM = 128
     COPY_SLACK = 32             # bytes copy_blocks may touch past the end
     OWNER_FREE = 0
     OWNER_ALLOCATED = 1
@@ -250,7 +257,7 @@ cdef enum:
     AGGREGATE_ANNO = 20
     MISC_IP_ANNO = 20
     EXTRA_PACKETS_ANNO = 26
-    EXTRA_LENGTH_ANNO = 28
+    # EXTRA_LENGTH_ANNO = 28: with the C definitions above
     FIRST_TIMESTAMP_ANNO = 32
     PACKET_NUMBER_ANNO = 32
     SEQUENCE_NUMBER_ANNO = 36

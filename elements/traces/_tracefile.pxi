@@ -187,7 +187,6 @@ cdef enum:
     # how far ahead of the record being copied FromDump prefetches a mapped
     # file: at ~40 ns a packet, 4 KiB (~23 records) is ~1 us, the time memory
     # takes to answer with some margin; 1 KiB was 7% slower, 16 KiB no better
-    PREFETCH_BYTES = 4096
 
 # pcap magic numbers, as read in host byte order (C globals: too big for an enum)
 cdef uint32_t PCAP_MAGIC = 0xA1B2C3D4u

@@ -10,6 +10,134 @@ cdef enum:
     FILL_CORRUPT = 6     # (from _fill only) a record header that cannot be right
 
 
+cdef extern from *:
+    """
+    /* How far ahead of the record being copied FromDump prefetches a mapped
+       file: at ~40 ns a packet, 4 KiB (~23 records) is ~1 us, the time memory
+       takes to answer with some margin; 1 KiB was 7% slower, 16 KiB no
+       better. */
+    #define CLICKPY_PREFETCH_BYTES 4096
+
+    /* FromDump's fast loop (FromDump._fill_plain) in C: plain pcap records
+       into fresh small buffers, annotations from a prototype held in vector
+       registers (the buffer geometry as constants), so that fewer values
+       live across the memcpy call (in Cython the loop spilled most of them
+       around it). Compiled twice like clickpy_annos_from: with AVX2 the
+       prototype takes 4 stores. (An inline 32-byte block copy instead of
+       memcpy took more instructions: GCC splits unaligned 32-byte moves.) */
+    typedef struct clickpy_pcap_plain {
+        const uint8_t *buf;         /* the reader's window */
+        size_t pos, end, hdr;       /* in: where to start; out: after the last record taken */
+        size_t last;                /* out: the last record taken (when pos moved) */
+        uint64_t base;              /* the window's file offset */
+        uint64_t ts_unit;
+        int swapped, old_format, mapped;
+        uint32_t stop;              /* b->n to reach */
+        clickpy_anno *anno;
+        const clickpy_anno *proto;  /* a fresh packet's annotations but data and len */
+        uint8_t *arena;             /* the small buffers */
+        uint32_t *stack;            /* the pool's free small buffers ... */
+        uint32_t *nfree;            /* ... and how many: taken one by one, each stored at once */
+        clickpy_batch *b;
+        uint64_t *starts;           /* each packet's record offset, by its place in b */
+    } clickpy_pcap_plain;
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    __attribute__((target_clones("avx2", "default")))
+#endif
+    static void clickpy_pcap_fill_plain(clickpy_pcap_plain *f) {
+        const clickpy_v32 *pv = (const clickpy_v32 *)f->proto;
+        clickpy_v32 v0 = pv[0], v1 = pv[1], v2 = pv[2], v3 = pv[3];
+        /* everything in locals: the loop's stores could alias f's fields */
+        const uint8_t *buf = f->buf;
+        size_t pos = f->pos, end = f->end, hdr = f->hdr, last = f->last;
+        uint64_t base = f->base, ts_unit = f->ts_unit;
+        int swapped = f->swapped, old_format = f->old_format, mapped = f->mapped;
+        uint32_t stop = f->stop;
+        clickpy_anno *anno = f->anno;
+        uint8_t *arena = f->arena;
+        uint32_t *stack = f->stack, *nfree_at = f->nfree;
+        uint64_t *starts = f->starts;
+        clickpy_batch *b = f->b;
+        uint32_t n = b->n, nfree = *nfree_at;
+        while (n < stop && pos + hdr <= end && nfree > 0) {
+            const uint8_t *p = buf + pos;
+            uint32_t sec, sub, caplen, wirelen, x;
+            if (mapped) {
+                /* the lines CLICKPY_PREFETCH_BYTES ahead are on their way
+                   while this record is copied (a mapped file has no read(2)
+                   to bring them into the cache, a read block is there
+                   already): three a record, as many as a 64-256-byte
+                   packet's record takes on average (a loop prefetching each
+                   line exactly once cost more than it saved) */
+                __builtin_prefetch(p + CLICKPY_PREFETCH_BYTES);
+                __builtin_prefetch(p + CLICKPY_PREFETCH_BYTES + 64);
+                __builtin_prefetch(p + CLICKPY_PREFETCH_BYTES + 128);
+            }
+            __builtin_memcpy(&sec, p, 4);
+            __builtin_memcpy(&sub, p + 4, 4);
+            __builtin_memcpy(&caplen, p + 8, 4);
+            __builtin_memcpy(&wirelen, p + 12, 4);
+            if (swapped) {
+                sec = __builtin_bswap32(sec);
+                sub = __builtin_bswap32(sub);
+                caplen = __builtin_bswap32(caplen);
+                wirelen = __builtin_bswap32(wirelen);
+            }
+            if (old_format) {
+                uint32_t t = caplen;
+                caplen = wirelen;
+                wirelen = t;
+            }
+            if (caplen > wirelen || caplen > CLICKPY_BUF_SIZE - CLICKPY_HEADROOM || pos + hdr + caplen > end)
+                break;
+            x = stack[nfree - 1];
+            if (CLICKPY_DEBUG_BUILD && anno[x].owner != 0)
+                break;              /* the general loop's alloc reports it */
+            *nfree_at = --nfree;
+            b->idx[n] = x;
+            starts[n] = base + pos;
+            b->n = ++n;
+            uint8_t *d = clickpy_anno_from_proto(anno, x, arena, CLICKPY_BUF_SIZE, CLICKPY_HEADROOM,
+                                                 v0, v1, v2, v3);
+            clickpy_anno *a = &anno[x];
+            a->len = caplen;
+            a->timestamp = (uint64_t)sec * 1000000000ULL + (uint64_t)sub * ts_unit;
+            if (wirelen > caplen) {
+                uint32_t extra = wirelen - caplen;
+                __builtin_memcpy(&a->user[CLICKPY_EXTRA_LENGTH_ANNO], &extra, 4);
+            }
+            /* the packet is in b, with its length and record offset (and
+               the pool without it), before its data is read: see
+               FromDump._fill */
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            /* glibc's vector copy: hide the length's bound from GCC, which
+               would otherwise inline a `rep movsq` (slower for 64-256 bytes) */
+            __asm__("" : "+r"(caplen));
+            memcpy(d, p + hdr, caplen);
+            last = pos;
+            pos += hdr + caplen;
+        }
+        f->pos = pos;
+        f->last = last;
+    }
+    """
+    ctypedef struct PcapPlain "clickpy_pcap_plain":
+        const uint8_t* buf
+        size_t pos, end, hdr, last
+        uint64_t base, ts_unit
+        int swapped, old_format, mapped
+        uint32_t stop
+        Anno* anno
+        const Anno* proto
+        uint8_t* arena
+        uint32_t* stack
+        uint32_t* nfree
+        Batch* b
+        uint64_t* starts
+    void pcap_fill_plain "clickpy_pcap_fill_plain"(PcapPlain* f) noexcept nogil
+
+
 # a fill of a mapped file (_fill_batch), as the guarded _fill_mapped sees it
 cdef struct FillCall:
     void* element                   # the FromDump, borrowed: nothing guarded may own a reference
@@ -449,77 +577,44 @@ cdef class FromDump(Element):
         return FILL_MORE
 
     cdef void _fill_plain(self, Batch* b, int max) noexcept:
-        """The common case of _fill in one tight loop: packets wanted whatever
-        their time (no TIMING, START, END or SAMPLE), not FORCE_IP, records
-        whole in the buffer and well formed. Stops at the first record that
-        is anything else (or when the buffer or the pool runs out) and leaves
-        it to _fill's general loop. Copies with memcpy: glibc's vector copy
-        takes fewer instructions for 64-256 bytes than copy_blocks' 32-byte
-        loop and needs no slack after the record. Guarded like _fill (no
-        reference owned; each packet in b, with its record's offset, before
+        """The common case of _fill in one tight loop (clickpy_pcap_fill_plain,
+        in C): packets wanted whatever their time (no TIMING, START, END or
+        SAMPLE), not FORCE_IP, records whole in the buffer, well formed and
+        fitting a small buffer. Stops at the first record that is anything
+        else (or when the buffer or the pool's small buffers run out) and
+        leaves it to _fill's general loop. Guarded like _fill (no reference
+        owned; each packet in b, with its record's offset and length, before
         its data is read)."""
         # the pool as a plain pointer: a local of its type would own a reference
         cdef void* pool = <void*>self.pool
-        cdef uint64_t* starts = self.record_starts
-        cdef Anno* anno = self.pool.anno
-        cdef Anno* a
-        cdef const uint8_t* buf = self.reader.buf
-        cdef const uint8_t* p
-        cdef size_t pos = self.reader.pos, last = self.reader.pos, end = self.reader.end
-        cdef uint64_t base = self.reader.buf_offset
-        cdef size_t hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
-        cdef uint32_t sec, sub, caplen, wirelen, tmp, x, extra
-        cdef uint32_t n = b.n, first = b.n, stop = <uint32_t>max
-        cdef bint swapped = self.swapped, mapped = self.reader.mapped
-        cdef bint old_format = self.minor_version < 3
-        cdef uint64_t ts_unit = self.ts_unit
+        cdef PcapPlain f
+        cdef Anno proto
+        anno_reset(&proto, NULL, 0, HEADROOM)
+        proto.mac_off = HEADROOM
+        if CLICKPY_DEBUG_BUILD:
+            proto.owner = OWNER_ALLOCATED
+        f.buf = self.reader.buf
+        f.pos = self.reader.pos
+        f.end = self.reader.end
+        f.hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
+        f.base = self.reader.buf_offset
+        f.ts_unit = self.ts_unit
+        f.swapped = self.swapped
+        f.old_format = self.minor_version < 3
+        f.mapped = self.reader.mapped
+        f.stop = <uint32_t>max
+        f.anno = (<PacketPool>pool).anno
+        f.proto = &proto
+        f.arena = (<PacketPool>pool).small_arena
+        f.stack = (<PacketPool>pool).small_free
+        f.nfree = &(<PacketPool>pool).nsmall_free
+        f.b = b
+        f.starts = self.record_starts
         signal_fence()              # b is in memory before the file is read
-        while n < stop and pos + hdr <= end:
-            p = buf + pos
-            # the cache lines PREFETCH_BYTES ahead are on their way while this
-            # record is copied: a mapped file has no read(2) to bring them into
-            # the cache (a read block is there already). Three lines a record,
-            # as many as a 64-256-byte packet's record takes on average: a
-            # loop prefetching exactly each line once cost more than it saved
-            if mapped:
-                prefetch(p + PREFETCH_BYTES)
-                prefetch(p + PREFETCH_BYTES + 64)
-                prefetch(p + PREFETCH_BYTES + 128)
-            sec = load_host32(p)
-            sub = load_host32(p + 4)
-            caplen = load_host32(p + 8)
-            wirelen = load_host32(p + 12)
-            if swapped:
-                sec = bswap32(sec)
-                sub = bswap32(sub)
-                caplen = bswap32(caplen)
-                wirelen = bswap32(wirelen)
-            if old_format:
-                tmp = caplen
-                caplen = wirelen
-                wirelen = tmp
-            if caplen > wirelen or caplen > PCAP_MAX_CAPLEN or pos + hdr + caplen > end:
-                break
-            x = (<PacketPool>pool).alloc(caplen)
-            if x == NO_PACKET:
-                break
-            b.idx[n] = x
-            starts[n] = base + pos
-            n += 1
-            b.n = n
-            signal_fence()          # the packet is in b before its data (or the next header) is read
-            a = &anno[x]
-            memcpy(a.data, p + hdr, caplen)
-            a.timestamp = <uint64_t>sec * 1000000000ULL + <uint64_t>sub * ts_unit
-            if wirelen > caplen:
-                extra = wirelen - caplen
-                memcpy(&a.user[EXTRA_LENGTH_ANNO], &extra, 4)
-            a.mac_off = <int32_t>a.headroom
-            last = pos
-            pos += hdr + caplen
-        if n > first:
-            self.packet_filepos = base + last
-            self.reader.pos = pos
+        pcap_fill_plain(&f)
+        if f.pos != self.reader.pos:
+            self.packet_filepos = f.base + f.last
+            self.reader.pos = f.pos
 
     cdef int _fill_batch(self, Batch* b, Batch* rejects, int max) except -1:
         """_fill, then what it leaves to Python: the warnings that end a trace

@@ -9,7 +9,7 @@ from libc.string cimport memcpy, memset, memmove
 from libc.stdlib cimport malloc, realloc, free as c_free
 
 from clickpy.packet cimport (PacketPool, Batch, BatchView, Anno, BATCH_MAX, NO_PACKET, HEADROOM,
-                             BUF_SIZE, BIG_BUF_SIZE, COPY_SLACK, CLICKPY_DEBUG_BUILD,
+                             BUF_SIZE, BIG_BUF_SIZE, COPY_SLACK, CLICKPY_DEBUG_BUILD, OWNER_ALLOCATED, anno_reset,
                              copy_blocks, load_be16, load_be32, store_be16, store_be32,
                              DST_IP_ANNO, PAINT_ANNO, EXTRA_PACKETS_ANNO, EXTRA_LENGTH_ANNO,
                              AGGREGATE_ANNO, FIRST_TIMESTAMP_ANNO)
