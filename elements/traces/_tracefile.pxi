@@ -43,10 +43,6 @@ cdef extern from "<errno.h>" nogil:
 cdef extern from "<string.h>" nogil:
     char* strerror(int errnum)
 
-cdef extern from * nogil:
-    void prefetch "__builtin_prefetch"(const void* p)
-
-
 # ---- reading a mapped file that another process may truncate -----------------
 #
 # A page of a mapped file that a truncation took away raises SIGBUS when read,
@@ -184,9 +180,6 @@ cdef enum:
     PAGE_MASK = 4095
     WRITE_BLOCK = 1 << 18        # bytes buffered before a write(2)
     SAMPLING_SHIFT = 28          # Click's fixed-point sampling probability
-    # how far ahead of the record being copied FromDump prefetches a mapped
-    # file: at ~40 ns a packet, 4 KiB (~23 records) is ~1 us, the time memory
-    # takes to answer with some margin; 1 KiB was 7% slower, 16 KiB no better
 
 # pcap magic numbers, as read in host byte order (C globals: too big for an enum)
 cdef uint32_t PCAP_MAGIC = 0xA1B2C3D4u
