@@ -93,7 +93,7 @@ cdef extern from *:
                 break;
             x = stack[nfree - 1];
             if (CLICKPY_DEBUG_BUILD && anno[x].owner != 0)
-                break;              /* the general loop's alloc reports it */
+                break;              /* not OWNER_FREE: the general loop's alloc reports it */
             *nfree_at = --nfree;
             b->idx[n] = x;
             starts[n] = base + pos;
@@ -594,7 +594,7 @@ cdef class FromDump(Element):
         if CLICKPY_DEBUG_BUILD:
             proto.owner = OWNER_ALLOCATED
         f.buf = self.reader.buf
-        f.pos = self.reader.pos
+        f.pos = f.last = self.reader.pos
         f.end = self.reader.end
         f.hdr = PCAP_RECORD_HEADER_LEN + self.record_extra
         f.base = self.reader.buf_offset
