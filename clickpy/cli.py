@@ -112,11 +112,10 @@ def _block_stop_signals(blocked: list) -> None:
     """Keep SIGINT/SIGTERM/SIGHUP pending instead of delivered: one arriving
     after the router has stopped, while it cleans up and reports, must not kill
     it half-way (a pending one is dropped at exit). Appends the previous mask
-    to `blocked` (once) for _unblock_stop_signals."""
+    to `blocked` for _unblock_stop_signals."""
     import _signal
-    old = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
-    if not blocked:
-        blocked.append(old)
+    blocked.append(_signal.pthread_sigmask(_signal.SIG_BLOCK,
+                                           {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP}))
 
 
 def _unblock_stop_signals(blocked: list) -> None:
@@ -547,12 +546,12 @@ def cmd_run(argv: list[str]) -> int:
                           search_path=[d for p in opts.get("clickpath", []) for d in p.split(":") if d],
                           log=log.warning, graph_hook=lambda g: _control_sockets(g, opts))
     _router_ready()
+    # From here on SIGINT/SIGTERM/SIGHUP only reach the driver's signalfd (or,
+    # with -j, the handlers that forward them to the workers, unblocked while
+    # they run); threads started from now on (the metrics server) inherit the
+    # mask, so they cannot take a signal meant for the driver.
     blocked: list = []
-    if live is not None:
-        # From here on SIGINT/SIGTERM/SIGHUP only reach the driver's signalfd;
-        # threads started from now on (the metrics server) inherit the mask, so
-        # they cannot take a signal meant for it.
-        _block_stop_signals(blocked)
+    _block_stop_signals(blocked)
     metrics = None
     status = 0
     try:
@@ -581,7 +580,6 @@ def cmd_run(argv: list[str]) -> int:
         if not opts.get("quit"):
             if graph.elements and live is None:
                 router.run()                  # the workers
-                _block_stop_signals(blocked)
             elif graph.elements:
                 live.run()
                 router = live.router          # the configuration running last

@@ -205,6 +205,8 @@ class WorkerGroup:
             sel.close()
         finally:
             self.running = False
+            # the mask first: `clickpy run` keeps these signals blocked after
+            # the run, and none may reach the old handlers in between
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             for sig, handler in old.items():
                 signal.signal(sig, handler)
