@@ -108,23 +108,21 @@ def _router_ready() -> None:
         gc.enable()
 
 
-def _block_stop_signals(blocked: list) -> None:
+def _block_stop_signals() -> set:
     """Keep SIGINT/SIGTERM/SIGHUP pending instead of delivered: one arriving
     after the router has stopped, while it cleans up and reports, must not kill
-    it half-way (a pending one is dropped at exit). Appends the previous mask
-    to `blocked` for _unblock_stop_signals."""
+    it half-way (a pending one is dropped at exit). Returns the previous mask."""
     import _signal
-    blocked.append(_signal.pthread_sigmask(_signal.SIG_BLOCK,
-                                           {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP}))
+    return _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
 
 
-def _unblock_stop_signals(blocked: list) -> None:
+def _unblock_stop_signals(previous: set) -> None:
     """Undo _block_stop_signals when the command runs inside another program
     (main(argv)), whose signals they are; a `clickpy` process keeps them
     blocked until it exits."""
-    if blocked and not _process_is_ours:
+    if not _process_is_ours:
         import _signal
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, blocked[0])
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
 
 
 def _write(stream, text: str) -> None:
@@ -550,8 +548,7 @@ def cmd_run(argv: list[str]) -> int:
     # with -j, the handlers that forward them to the workers, unblocked while
     # they run); threads started from now on (the metrics server) inherit the
     # mask, so they cannot take a signal meant for the driver.
-    blocked: list = []
-    _block_stop_signals(blocked)
+    previous_mask = _block_stop_signals()
     metrics = None
     status = 0
     try:
@@ -605,7 +602,7 @@ def cmd_run(argv: list[str]) -> int:
             (live or router).cleanup()
         except Exception as e:  # cleanup problems must not hide the run's result
             _eprint(f"{PROG}: warning: cleanup failed: {e}")
-        _unblock_stop_signals(blocked)
+        _unblock_stop_signals(previous_mask)
     return status
 
 
